@@ -1,0 +1,5 @@
+export * from './cache-warmer.handler';
+export * from './consumers';
+export * from './indexer.handler';
+export * from './tiering.handler';
+export * from './writer.handler';

@@ -1,0 +1,3 @@
+export * from './handlers';
+export * from './ports';
+export * from './use-cases';

@@ -1,0 +1,81 @@
+import {
+  cacheTtlSeconds,
+  Classification,
+  contentPath,
+  DomainError,
+  parseLeadId,
+  parseVersion,
+  Version,
+} from '@twinstore/domain';
+import { ContentStore, TwinCache, TwinCatalog } from '../ports';
+import { AccessRecorder } from './access-recorder';
+
+export interface TwinContent {
+  leadId: string;
+  version: Version;
+  markdown: Buffer;
+  classification?: Classification;
+  source: 'cache' | 'store';
+}
+
+/**
+ * Cache, then catalog and blob. `minVersion` gives read-your-writes: when the projections have not caught up,
+ * the version's own day-blob (its path follows from the version) is read from the source of truth.
+ */
+export class GetTwinUseCase {
+  private readonly inflight = new Map<string, Promise<TwinContent | null>>();
+
+  constructor(
+    private readonly cache: TwinCache,
+    private readonly catalog: TwinCatalog,
+    private readonly content: ContentStore,
+    private readonly access: AccessRecorder,
+  ) {}
+
+  async execute(rawLeadId: string, options: { minVersion?: string } = {}): Promise<TwinContent> {
+    const leadId = parseLeadId(rawLeadId);
+    const minVersion = options.minVersion === undefined ? undefined : parseVersion(options.minVersion);
+    const cached = await this.cache.get(leadId);
+    let found: TwinContent | null =
+      cached && (!minVersion || cached.version >= minVersion) ? { ...cached, source: 'cache' } : null;
+    if (!found) found = await this.singleFlight(leadId, minVersion);
+    if (!found) throw new DomainError('TWIN.NOT_FOUND', `twin ${leadId} was not found`);
+    this.access.record(leadId);
+    return found;
+  }
+
+  /** Concurrent misses for the same twin share one load (no stampede on the store). */
+  private singleFlight(leadId: string, minVersion?: Version): Promise<TwinContent | null> {
+    const key = `${leadId}@${minVersion ?? ''}`;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.load(leadId, minVersion).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async load(leadId: string, minVersion?: Version): Promise<TwinContent | null> {
+    const record = await this.catalog.get(leadId);
+    if (record && (!minVersion || record.version >= minVersion)) {
+      const blob = await this.content.get(record.blobPath);
+      const version = blob?.properties.metadata.version as Version | undefined;
+      if (blob && version && version >= record.version) {
+        const classification = record.metadata.classification;
+        if (version === record.version) {
+          await this.cache.set(
+            { leadId, version, classification, markdown: blob.body },
+            cacheTtlSeconds(classification),
+          );
+        }
+        return { leadId, version, markdown: blob.body, classification, source: 'store' };
+      }
+      if (!minVersion) return null;
+    }
+    if (!minVersion) return null;
+    const blob = await this.content.get(contentPath(leadId, minVersion));
+    const version = blob?.properties.metadata.version as Version | undefined;
+    if (!blob || !version || version < minVersion) return null;
+    return { leadId, version, markdown: blob.body, source: 'store' };
+  }
+}

@@ -1,0 +1,4 @@
+export * from './asyncapi';
+export * from './cloudevent';
+export * from './codec';
+export * from './events';
