@@ -4,6 +4,44 @@ import prettier from 'eslint-config-prettier';
 
 const SDKS = ['@azure/*', 'ioredis', 'better-sqlite3', '@nestjs/*', 'fastify', 'rhea', 'prom-client', 'pino'];
 
+/** The layering: who may depend on whom. Tests may also use the testing lib (contract suites, test servers). */
+const LAYERS = {
+  'type:domain': { deps: [], banned: SDKS },
+  'type:util': { deps: ['type:domain'], banned: SDKS },
+  'type:contracts': { deps: ['type:domain'], banned: SDKS },
+  'type:application': { deps: ['type:domain', 'type:contracts'], banned: SDKS },
+  'type:adapter': { deps: ['type:domain', 'type:contracts', 'type:application'], banned: ['@nestjs/*'] },
+  'type:platform': { deps: ['type:domain', 'type:contracts', 'type:application', 'type:adapter'] },
+  'type:api': { deps: ['type:domain', 'type:contracts', 'type:application', 'type:platform'] },
+  'type:testing': {
+    deps: ['type:domain', 'type:contracts', 'type:application', 'type:adapter', 'type:platform', 'type:util'],
+  },
+  'type:app': {
+    deps: [
+      'type:domain',
+      'type:contracts',
+      'type:application',
+      'type:adapter',
+      'type:platform',
+      'type:api',
+      'type:util',
+    ],
+  },
+};
+
+const boundaries = (forTests) => [
+  'error',
+  {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: Object.entries(LAYERS).map(([sourceTag, { deps, banned }]) => ({
+      sourceTag,
+      onlyDependOnLibsWithTags: forTests ? [...deps, 'type:testing', 'type:util'] : deps,
+      ...(banned && !forTests ? { bannedExternalImports: banned } : {}),
+    })),
+  },
+];
+
 export default [
   { ignores: ['**/dist', '**/node_modules', '**/tmp', '**/data', '.nx'] },
   ...tseslint.configs.recommended,
@@ -13,61 +51,15 @@ export default [
     plugins: { '@nx': nx },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [], bannedExternalImports: SDKS },
-            {
-              sourceTag: 'type:contracts',
-              onlyDependOnLibsWithTags: ['type:domain'],
-              bannedExternalImports: SDKS,
-            },
-            {
-              sourceTag: 'type:application',
-              onlyDependOnLibsWithTags: ['type:domain', 'type:contracts'],
-              bannedExternalImports: SDKS,
-            },
-            {
-              sourceTag: 'type:adapter',
-              onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:application'],
-              bannedExternalImports: ['@nestjs/*'],
-            },
-            {
-              sourceTag: 'type:platform',
-              onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:application', 'type:adapter'],
-            },
-            {
-              sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: [
-                'type:domain',
-                'type:contracts',
-                'type:application',
-                'type:adapter',
-                'type:platform',
-              ],
-            },
-            {
-              sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: [
-                'type:domain',
-                'type:contracts',
-                'type:application',
-                'type:adapter',
-                'type:platform',
-                'type:testing',
-              ],
-            },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': boundaries(false),
     },
   },
   {
-    files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+    files: ['**/*.spec.ts', '**/*.bench.ts', '**/e2e/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@nx/enforce-module-boundaries': boundaries(true),
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -35,7 +35,8 @@ export class GetTwinUseCase {
   async execute(rawLeadId: string, options: { minVersion?: string } = {}): Promise<TwinContent> {
     const leadId = parseLeadId(rawLeadId);
     const minVersion = options.minVersion === undefined ? undefined : parseVersion(options.minVersion);
-    const cached = await this.cache.get(leadId);
+    // The cache is an optimisation: when it is down, reads go to the stores instead of failing.
+    const cached = await this.cache.get(leadId).catch(() => null);
     let found: TwinContent | null =
       cached && (!minVersion || cached.version >= minVersion) ? { ...cached, source: 'cache' } : null;
     if (!found) found = await this.singleFlight(leadId, minVersion);
