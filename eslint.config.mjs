@@ -55,7 +55,7 @@ export default [
     },
   },
   {
-    files: ['**/*.spec.ts', '**/*.bench.ts', '**/e2e/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.bench.ts', '**/e2e/**/*.ts', '**/bench/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@nx/enforce-module-boundaries': boundaries(true),

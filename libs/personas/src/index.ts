@@ -1,0 +1,2 @@
+export * from './persona-generator';
+export { Random } from './prng';
