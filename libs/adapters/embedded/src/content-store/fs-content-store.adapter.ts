@@ -1,0 +1,368 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  BlobProperties,
+  BlobTier,
+  ContentStore,
+  PreconditionFailedError,
+  PutBlobOptions,
+} from '@twinstore/application';
+import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
+import { assertBlobPath, assertBlobPrefix, prefixUpperBound } from './blob-path';
+import { ObjectFiles } from './object-files';
+
+export interface FsContentStoreOptions {
+  dir: string;
+  /**
+   * Durability of the name -> object index. `full` (default) survives power loss. Object files are fsynced
+   * in both modes, because a row that survives must never point at bytes that did not.
+   */
+  synchronous?: 'full' | 'normal';
+  /** Rows per internal list() query (default 500). */
+  listPageSize?: number;
+}
+
+export interface FsGarbageCollectionResult {
+  /** Object files no blob referenced (left by a crash between the object write and the index commit). */
+  objects: number;
+  /** Temp files of writers that died mid-write. */
+  tempFiles: number;
+}
+
+const BLOB_TIERS: readonly BlobTier[] = ['hot', 'cool', 'archive'];
+const READ_ATTEMPTS = 5;
+const MAX_PUTS_PER_COMMIT = 256;
+const SCHEMA_VERSION = 1;
+// Valid paths only use characters below DEL, so DEL bounds the whole key space for an empty prefix.
+const ABOVE_EVERY_PATH = '\x7f';
+
+interface BlobRow {
+  path: string;
+  object: Buffer;
+  etag: string;
+  size: number;
+  content_type: string;
+  metadata: string;
+  last_modified: number;
+  tier: BlobTier;
+}
+
+interface PendingPut {
+  path: string;
+  hash: Buffer;
+  body: Buffer;
+  etag: string;
+  metadata: string;
+  options: PutBlobOptions;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const COLUMNS = 'path, object, etag, size, content_type, metadata, last_modified, tier';
+
+/**
+ * The embedded source of truth. Blob names are logical paths mapped, in SQLite (`blobs.db`), to immutable
+ * content-addressed object files (`objects/ab/cdef...`, sha256).
+ *
+ * Crash safety: put() makes the object durable first (temp file, fsync, rename, fsync dir) and only then
+ * commits the row in one IMMEDIATE transaction that also checks the preconditions. A kill at any moment
+ * leaves the old row or the new row, each pointing at complete bytes; the worst case is an orphan object
+ * file, which collectGarbage() reclaims.
+ *
+ * Several processes may share a directory: SQLite WAL serialises the commits, and every decision that
+ * unlinks an object is taken under SQLite's write lock (see collect()).
+ */
+export class FsContentStore implements ContentStore {
+  private readonly db: SqliteDatabase;
+  private readonly objects: ObjectFiles;
+  private readonly stmt: Statements;
+  private readonly commitQueue: PendingPut[] = [];
+  private flushScheduled = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly listPageSize: number;
+
+  constructor(options: FsContentStoreOptions) {
+    this.listPageSize = options.listPageSize ?? 500;
+    if (!Number.isInteger(this.listPageSize) || this.listPageSize < 1) {
+      throw new Error('listPageSize must be a positive integer');
+    }
+    this.objects = new ObjectFiles(options.dir);
+    this.db = openSqlite(join(options.dir, 'blobs.db'), { synchronous: options.synchronous ?? 'full' });
+    migrate(this.db);
+    this.stmt = prepareStatements(this.db);
+  }
+
+  put(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
+    const pending = this.putOnce(path, body, options);
+    // Tracked so that close() lets accepted puts finish instead of failing them half-way.
+    this.inFlight.add(pending);
+    const untrack = () => this.inFlight.delete(pending);
+    pending.then(untrack, untrack);
+    return pending;
+  }
+
+  private async putOnce(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
+    assertBlobPath(path);
+    assertPutOptions(options);
+    const hash = ObjectFiles.hash(body);
+    await this.objects.ensure(hash, body);
+    const etag = `"${randomBytes(12).toString('hex')}"`;
+    const metadata = JSON.stringify(options.metadata ?? {});
+    await new Promise<void>((resolve, reject) => {
+      this.commitQueue.push({ path, hash, body, etag, metadata, options, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushPuts());
+      }
+    });
+    return { etag };
+  }
+
+  /**
+   * Group commit: the puts whose objects became durable while the previous commit was syncing share one
+   * IMMEDIATE transaction, hence one WAL fsync. Each put still checks its own precondition against the rows
+   * as left by the puts before it; a refused put writes nothing and does not affect the others.
+   */
+  private flushPuts(): void {
+    this.flushScheduled = false;
+    const batch = this.commitQueue.splice(0, MAX_PUTS_PER_COMMIT);
+    if (batch.length === 0) return;
+    if (this.commitQueue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushPuts());
+    }
+    let outcomes: (Buffer | Error | undefined)[];
+    try {
+      outcomes = immediate(this.db, () => batch.map((put) => this.applyPut(put)));
+    } catch (e) {
+      outcomes = batch.map(() => e as Error);
+    }
+    const garbage: Buffer[] = [];
+    batch.forEach((put, i) => {
+      const outcome = outcomes[i];
+      if (outcome instanceof Error) {
+        // A refused or failed put must not leave its object behind (unless another blob shares it).
+        garbage.push(put.hash);
+        put.reject(outcome);
+      } else {
+        if (outcome && !outcome.equals(put.hash)) garbage.push(outcome);
+        put.resolve();
+      }
+    });
+    this.collect(garbage);
+  }
+
+  /** Inside the commit transaction: the replaced object (if any), or the precondition failure. */
+  private applyPut(put: PendingPut): Buffer | PreconditionFailedError | undefined {
+    const { path, options } = put;
+    const current = this.stmt.select.get(path);
+    if (options.ifNoneMatch === '*' && current) return new PreconditionFailedError(path);
+    if (options.ifMatch !== undefined && !etagMatches(options.ifMatch, current)) {
+      return new PreconditionFailedError(path);
+    }
+    // A concurrent delete or collectGarbage() (any process) may have unlinked an identical object between
+    // ensure() and this transaction. We hold the write lock now, and every unlink happens under that lock
+    // after checking that no row references the object; so once the file is present here and our row
+    // commits, nobody can remove it.
+    this.objects.ensureSync(put.hash, put.body);
+    this.stmt.upsert.run({
+      path,
+      object: put.hash,
+      etag: put.etag,
+      size: put.body.length,
+      contentType: options.contentType,
+      metadata: put.metadata,
+      lastModified: Date.now(),
+    });
+    return current?.object;
+  }
+
+  async get(path: string): Promise<{ body: Buffer; properties: BlobProperties } | null> {
+    assertBlobPath(path);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const row = this.stmt.select.get(path);
+      if (!row) return null;
+      // The row is read without a lock, so the object may be collected before we open it; that only happens
+      // after the row changed, so read the row again and retry.
+      const body = await this.objects.read(row.object);
+      if (body) return { body, properties: toProperties(row) };
+      const now = this.stmt.select.get(path);
+      if (now?.etag === row.etag) {
+        throw new Error(`object of blob ${path} is missing from ${this.objects.objectsDir}`);
+      }
+    }
+    throw new Error(`blob ${path} kept changing while being read`);
+  }
+
+  async head(path: string): Promise<BlobProperties | null> {
+    assertBlobPath(path);
+    const row = this.stmt.select.get(path);
+    return row ? toProperties(row) : null;
+  }
+
+  async delete(path: string, options: { ifMatch?: string } = {}): Promise<boolean> {
+    assertBlobPath(path);
+    const removed = immediate(this.db, () => {
+      const current = this.stmt.select.get(path);
+      if (!current) return null;
+      if (options.ifMatch !== undefined && !etagMatches(options.ifMatch, current)) {
+        throw new PreconditionFailedError(path);
+      }
+      this.stmt.delete.run(path);
+      return current.object;
+    });
+    if (!removed) return false;
+    this.collect([removed]);
+    return true;
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobProperties> {
+    assertBlobPrefix(prefix);
+    const upper = prefixUpperBound(prefix) ?? ABOVE_EVERY_PATH;
+    // Keyset pages, each its own short read: millions of blobs never sit in memory at once, and no read
+    // transaction stays open while the caller works (which would stall WAL checkpoints).
+    let rows = this.stmt.listFirst.all(prefix, upper, this.listPageSize);
+    while (rows.length > 0) {
+      for (const row of rows) yield toProperties(row);
+      if (rows.length < this.listPageSize) return;
+      rows = this.stmt.listNext.all(rows[rows.length - 1].path, upper, this.listPageSize);
+    }
+  }
+
+  /** Moves a blob to another access tier; content, etag and lastModified stay. False if there is no blob. */
+  async setTier(path: string, tier: BlobTier): Promise<boolean> {
+    assertBlobPath(path);
+    if (!BLOB_TIERS.includes(tier)) throw new Error('blob tier must be hot, cool or archive');
+    return this.stmt.setTier.run(tier, path).changes > 0;
+  }
+
+  /** Number of blobs and their total size in bytes (logical sizes, before de-duplication of identical bodies). */
+  stats(): { blobs: number; bytes: number } {
+    const { blobs, bytes } = this.stmt.stats.get()!;
+    return { blobs, bytes };
+  }
+
+  /**
+   * Reclaims object files no blob references and temp files of dead writers. Safe while other processes
+   * write: each unlink is decided under the write lock, and a put that needs a collected object re-creates
+   * it before it commits.
+   */
+  async collectGarbage(options: { tempOlderThanMs?: number } = {}): Promise<FsGarbageCollectionResult> {
+    let objects = 0;
+    for await (const hashes of this.objects.scan()) {
+      objects += immediate(this.db, () => {
+        let removed = 0;
+        for (const hash of hashes) {
+          if (!this.stmt.referenced.get(hash) && this.objects.unlinkSync(hash)) removed++;
+        }
+        return removed;
+      });
+    }
+    const tempFiles = await this.objects.removeStaleTempFiles(options.tempOlderThanMs ?? 3_600_000);
+    return { objects, tempFiles };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Unlinks objects that no row references any more. The check and the unlink run inside an IMMEDIATE
+   * transaction (which writes nothing, so it costs no fsync): that is what serialises them against the
+   * re-check in applyPut(). It runs after the row change committed, never inside it: unlinking before a
+   * commit that then fails (crash, I/O error) would leave a row pointing at nothing. A crash between the
+   * commit and this call leaves an orphan file, which is harmless and collectable.
+   */
+  private collect(hashes: Buffer[]): void {
+    if (hashes.length === 0) return;
+    try {
+      immediate(this.db, () => {
+        for (const hash of hashes) if (!this.stmt.referenced.get(hash)) this.objects.unlinkSync(hash);
+      });
+    } catch {
+      // The row change is committed and reported; a file we failed to unlink is only an orphan.
+    }
+  }
+}
+
+export function openFsContentStore(options: FsContentStoreOptions): FsContentStore {
+  return new FsContentStore(options);
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: SqliteDatabase) {
+  return {
+    select: db.prepare<[string], BlobRow>(`SELECT ${COLUMNS} FROM blobs WHERE path = ?`),
+    upsert: db.prepare(
+      `INSERT INTO blobs (${COLUMNS})
+       VALUES (@path, @object, @etag, @size, @contentType, @metadata, @lastModified, 'hot')
+       ON CONFLICT (path) DO UPDATE SET
+         object = excluded.object, etag = excluded.etag, size = excluded.size,
+         content_type = excluded.content_type, metadata = excluded.metadata,
+         last_modified = excluded.last_modified, tier = excluded.tier`,
+    ),
+    delete: db.prepare<[string]>('DELETE FROM blobs WHERE path = ?'),
+    referenced: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM blobs WHERE object = ? LIMIT 1'),
+    listFirst: db.prepare<[string, string, number], BlobRow>(
+      `SELECT ${COLUMNS} FROM blobs WHERE path >= ? AND path < ? ORDER BY path LIMIT ?`,
+    ),
+    listNext: db.prepare<[string, string, number], BlobRow>(
+      `SELECT ${COLUMNS} FROM blobs WHERE path > ? AND path < ? ORDER BY path LIMIT ?`,
+    ),
+    setTier: db.prepare<[BlobTier, string]>('UPDATE blobs SET tier = ? WHERE path = ?'),
+    stats: db.prepare<[], { blobs: number; bytes: number }>(
+      'SELECT COUNT(*) AS blobs, COALESCE(SUM(size), 0) AS bytes FROM blobs',
+    ),
+  };
+}
+
+function migrate(db: SqliteDatabase): void {
+  immediate(db, () => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`blobs.db has schema version ${version}; this build knows up to ${SCHEMA_VERSION}`);
+    }
+    if (version === SCHEMA_VERSION) return;
+    db.exec(`
+      CREATE TABLE blobs (
+        path TEXT PRIMARY KEY,
+        object BLOB NOT NULL,
+        etag TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        last_modified INTEGER NOT NULL,
+        tier TEXT NOT NULL CHECK (tier IN ('hot', 'cool', 'archive'))
+      );
+      CREATE INDEX blobs_object ON blobs (object);
+    `);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+}
+
+function etagMatches(ifMatch: string, current: BlobRow | undefined): boolean {
+  return current !== undefined && (ifMatch === '*' || ifMatch === current.etag);
+}
+
+function assertPutOptions(options: PutBlobOptions): void {
+  if (typeof options?.contentType !== 'string' || options.contentType.length === 0) {
+    throw new Error('contentType is required');
+  }
+  for (const [key, value] of Object.entries(options.metadata ?? {})) {
+    if (typeof value !== 'string') throw new Error(`blob metadata "${key.slice(0, 64)}" must be a string`);
+  }
+}
+
+function toProperties(row: BlobRow): BlobProperties {
+  return {
+    path: row.path,
+    etag: row.etag,
+    size: row.size,
+    contentType: row.content_type,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    lastModified: new Date(row.last_modified),
+    tier: row.tier,
+  };
+}
