@@ -7,6 +7,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// --outdir lets tests build a private copy (inside the repo, so node_modules still resolves).
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex > 0 ? process.argv[outIndex + 1] : join(root, 'dist');
 const apps = readdirSync(join(root, 'apps')).filter((a) =>
   existsSync(join(root, 'apps', a, 'src', 'main.ts')),
 );
@@ -16,7 +19,7 @@ await Promise.all(
     build({
       absWorkingDir: root,
       entryPoints: [join('apps', app, 'src', 'main.ts')],
-      outfile: join('dist', 'apps', app, 'main.js'),
+      outfile: join(outdir, 'apps', app, 'main.js'),
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -29,5 +32,5 @@ await Promise.all(
   ),
 );
 if (!process.argv.includes('--quiet')) {
-  console.log(`built ${apps.length} apps into dist/apps in ${Date.now() - started} ms`);
+  console.log(`built ${apps.length} apps into ${outdir}/apps in ${Date.now() - started} ms`);
 }

@@ -11,7 +11,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = { CloudEventEnvelope: envelope };
   for (const type of EVENT_TYPES) {
     const name = type.replace(/\./g, '_');
-    schemas[name] = z.toJSONSchema(EVENT_SCHEMAS[type], { io: 'output' });
+    schemas[name] = z.toJSONSchema(EVENT_SCHEMAS[type], { io: 'input', unrepresentable: 'any' });
     messages[name] = {
       name: type,
       title: type,

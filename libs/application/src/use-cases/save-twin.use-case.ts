@@ -70,10 +70,21 @@ export class SaveTwinUseCase {
           metadata,
           ...(inline ? { markdown: markdown.toString('utf8') } : {}),
         },
-        { id: `${leadId}:${version}`, time: savedAt, traceparent: command.traceparent },
+        { id: savedEventId(leadId, version), time: savedAt, traceparent: command.traceparent },
       );
       await this.publisher.publish([event]);
       return { leadId, version, blobPath, status: 'accepted' };
     }
   }
+}
+
+/**
+ * `{leadId}:{version}`, unless that exceeds the 128 characters an event id (and a Service Bus message id) may
+ * have: a leadId may itself be 128 characters. Then the leadId part is its sha256 prefix.
+ */
+export function savedEventId(leadId: string, version: Version): string {
+  const id = `${leadId}:${version}`;
+  return id.length <= 128
+    ? id
+    : `${createHash('sha256').update(leadId).digest('hex').slice(0, 64)}:${version}`;
 }

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-const { compilerOptions } = JSON.parse(readFileSync(resolve(__dirname, 'tsconfig.base.json'), 'utf8')) as {
+const { compilerOptions } = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tsconfig.base.json'), 'utf8')) as {
   compilerOptions: { paths: Record<string, string[]> };
 };
 const alias = Object.fromEntries(
-  Object.entries(compilerOptions.paths).map(([name, [target]]) => [name, resolve(__dirname, target)]),
+  Object.entries(compilerOptions.paths).map(([name, [target]]) => [name, resolve(import.meta.dirname, target)]),
 );
 
 export default defineConfig({
@@ -17,7 +17,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['./tools/test/global-setup.ts'],
     reporters: ['default'],
   },
 });
