@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runWorkerMain } from '@twinstore/platform';
+
+// The indexer service alone: one subscription of topic twin-events, management port for health and metrics.
+void runWorkerMain('indexer');

@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { SERVICES, ServiceName, startCommand } from './commands/start.command';
+import { statusCommand } from './commands/status.command';
+import { loadCommand } from './commands/load.command';
+import { benchCommand } from './commands/bench.command';
+
+const USAGE = `usage: twins <command> [options]
+
+commands:
+  start [all|ingest-api|writer|indexer|cache-warmer|tiering]   run services (default: all, in one process)
+  load --count N [--concurrency 32] [--url http://127.0.0.1:8080] [--seed 1] [--batch 0] [--verify]
+                                                              post N synthetic personas through the HTTP API
+  status [--json]                                             backlog and dead letters per subscription, store counts
+  bench [--count 10000] [--concurrency 32] [--queries 400]    end-to-end ingest vs raw FTS5, search p50/p99
+
+configuration comes from TWINS_* environment variables (see README).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start': {
+      const service = (rest[0] ?? 'all') as ServiceName;
+      if (!SERVICES.includes(service)) return usage(`unknown service ${rest[0]}`);
+      await startCommand(service);
+      return -1; // keep running
+    }
+    case 'load': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          count: { type: 'string' },
+          concurrency: { type: 'string', default: '32' },
+          url: { type: 'string', default: `http://127.0.0.1:${process.env.TWINS_PORT ?? '8080'}` },
+          seed: { type: 'string', default: '1' },
+          batch: { type: 'string', default: '0' },
+          verify: { type: 'boolean', default: false },
+        },
+      });
+      const count = Number(values.count);
+      if (!Number.isInteger(count) || count < 1) return usage('--count must be a positive integer');
+      const summary = await loadCommand({
+        baseUrl: values.url!,
+        count,
+        concurrency: Number(values.concurrency),
+        seed: Number(values.seed),
+        batchSize: Number(values.batch),
+        verify: values.verify,
+        progress: true,
+      });
+      return summary.failed === 0 ? 0 : 1;
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+      await statusCommand({ json: values.json! });
+      return 0;
+    }
+    case 'bench': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          count: { type: 'string', default: '10000' },
+          concurrency: { type: 'string', default: '32' },
+          queries: { type: 'string', default: '400' },
+        },
+      });
+      await benchCommand({
+        count: Number(values.count),
+        concurrency: Number(values.concurrency),
+        queries: Number(values.queries),
+      });
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      return usage(`unknown command ${command}`);
+  }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`${problem}\n\n${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: unknown) => {
+    process.stderr.write(`twins: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,204 @@
+import type {
+  ActivityStore,
+  ApplyResult,
+  BlobProperties,
+  CachedTwin,
+  ContentStore,
+  EventBusAdmin,
+  EventPublisher,
+  EventSubscriber,
+  PutBlobOptions,
+  SearchIndex,
+  SearchQuery,
+  SearchResult,
+  TwinCache,
+  TwinCatalog,
+} from '@twinstore/application';
+import { PreconditionFailedError } from '@twinstore/application';
+import type { TwinEvent } from '@twinstore/contracts';
+import type { TwinRecord, Version } from '@twinstore/domain';
+
+/** Test doubles for the ingest API's unit tests: only what the use cases need, kept in memory. */
+
+export class InMemoryContentStore implements ContentStore {
+  readonly blobs = new Map<string, { body: Buffer; properties: BlobProperties }>();
+  /** Every successful put, in order (the tests assert that bad input wrote nothing). */
+  readonly puts: string[] = [];
+  /** When set, the next put throws it (to exercise the 500 path). */
+  failNextPut?: Error;
+  private etags = 0;
+
+  async put(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
+    if (this.failNextPut) {
+      const e = this.failNextPut;
+      this.failNextPut = undefined;
+      throw e;
+    }
+    const current = this.blobs.get(path);
+    if (options.ifNoneMatch === '*' && current) throw new PreconditionFailedError(path);
+    if (options.ifMatch !== undefined && current?.properties.etag !== options.ifMatch) {
+      throw new PreconditionFailedError(path);
+    }
+    const etag = `"${++this.etags}"`;
+    this.blobs.set(path, {
+      body: Buffer.from(body),
+      properties: {
+        path,
+        etag,
+        size: body.length,
+        contentType: options.contentType,
+        metadata: { ...options.metadata },
+        lastModified: new Date(),
+        tier: 'hot',
+      },
+    });
+    this.puts.push(path);
+    return { etag };
+  }
+
+  async get(path: string) {
+    const blob = this.blobs.get(path);
+    return blob ? { body: Buffer.from(blob.body), properties: { ...blob.properties } } : null;
+  }
+
+  async head(path: string) {
+    const blob = this.blobs.get(path);
+    return blob ? { ...blob.properties } : null;
+  }
+
+  async delete(path: string, options: { ifMatch?: string } = {}): Promise<boolean> {
+    const current = this.blobs.get(path);
+    if (!current) return false;
+    if (options.ifMatch !== undefined && current.properties.etag !== options.ifMatch) {
+      throw new PreconditionFailedError(path);
+    }
+    this.blobs.delete(path);
+    return true;
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobProperties> {
+    for (const path of [...this.blobs.keys()].filter((p) => p.startsWith(prefix)).sort()) {
+      yield { ...this.blobs.get(path)!.properties };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class InMemoryCatalog implements TwinCatalog {
+  readonly records = new Map<string, TwinRecord>();
+  readonly tombstones = new Map<string, Version>();
+
+  async upsert(record: TwinRecord): Promise<ApplyResult> {
+    const current = this.records.get(record.leadId);
+    const tomb = this.tombstones.get(record.leadId);
+    if ((current && current.version >= record.version) || (tomb && tomb >= record.version)) return 'stale';
+    this.records.set(record.leadId, record);
+    return 'applied';
+  }
+  async get(leadId: string) {
+    return this.records.get(leadId) ?? null;
+  }
+  async remove(leadId: string, version: Version): Promise<ApplyResult> {
+    const tomb = this.tombstones.get(leadId);
+    if (tomb && tomb >= version) return 'stale';
+    this.tombstones.set(leadId, version);
+    const current = this.records.get(leadId);
+    if (current && current.version < version) this.records.delete(leadId);
+    return 'applied';
+  }
+  async tombstone(leadId: string) {
+    return this.tombstones.get(leadId) ?? null;
+  }
+  async count() {
+    return this.records.size;
+  }
+  async list(options: { after?: string; limit: number }) {
+    return [...this.records.values()]
+      .filter((r) => options.after === undefined || r.leadId > options.after)
+      .sort((a, b) => (a.leadId < b.leadId ? -1 : 1))
+      .slice(0, options.limit);
+  }
+  async close(): Promise<void> {}
+}
+
+export class InMemoryCache implements TwinCache {
+  readonly entries = new Map<string, CachedTwin>();
+  private readonly tombstones = new Map<string, Version>();
+
+  async get(leadId: string) {
+    const entry = this.entries.get(leadId);
+    return entry ? { ...entry, markdown: Buffer.from(entry.markdown) } : null;
+  }
+  async set(entry: CachedTwin, ttlSeconds: number): Promise<'applied' | 'stale'> {
+    const current = this.entries.get(entry.leadId);
+    const tomb = this.tombstones.get(entry.leadId);
+    if (ttlSeconds <= 0 || (current && current.version >= entry.version) || (tomb && tomb >= entry.version)) {
+      return 'stale';
+    }
+    this.entries.set(entry.leadId, { ...entry, markdown: Buffer.from(entry.markdown) });
+    return 'applied';
+  }
+  async invalidate(leadId: string, version: Version): Promise<void> {
+    this.entries.delete(leadId);
+    this.tombstones.set(leadId, version);
+  }
+  async close(): Promise<void> {}
+}
+
+export class RecordingPublisher implements EventPublisher {
+  readonly events: TwinEvent[] = [];
+  async publish(events: TwinEvent[]): Promise<void> {
+    this.events.push(...events);
+  }
+  async close(): Promise<void> {}
+}
+
+/** Records each query it receives; answers with `result`. */
+export class RecordingSearchIndex implements SearchIndex {
+  readonly queries: SearchQuery[] = [];
+  result: SearchResult = { total: 0, hits: [], facets: {} };
+
+  async upsert() {
+    return { applied: 0, stale: 0 };
+  }
+  async remove(): Promise<ApplyResult> {
+    return 'applied';
+  }
+  async search(query: SearchQuery) {
+    this.queries.push(query);
+    return this.result;
+  }
+  async version() {
+    return null;
+  }
+  async count() {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+
+const unused = (what: string) => () => {
+  throw new Error(`${what} is not used by the ingest API`);
+};
+
+export const unusedActivityStore: ActivityStore = {
+  recordWrite: unused('activity'),
+  recordAccess: unused('activity'),
+  remove: unused('activity'),
+  get: unused('activity'),
+  sweep: unused('activity'),
+  countByTier: unused('activity'),
+  close: async () => undefined,
+};
+
+export const unusedSubscriber: EventSubscriber = {
+  subscribe: unused('subscriber'),
+  close: async () => undefined,
+};
+
+export const unusedBusAdmin: EventBusAdmin = {
+  stats: unused('bus admin'),
+  listDeadLetters: unused('bus admin'),
+  close: async () => undefined,
+};

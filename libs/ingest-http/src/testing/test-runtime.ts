@@ -1,0 +1,123 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import {
+  AccessRecorder,
+  DeleteTwinUseCase,
+  GetTwinMetadataUseCase,
+  GetTwinUseCase,
+  SaveTwinUseCase,
+  SearchTwinsUseCase,
+  WriterHandler,
+} from '@twinstore/application';
+import { VersionGenerator } from '@twinstore/domain';
+import type { DependencyCheck, TwinsConfig, TwinsRuntime } from '@twinstore/platform';
+import {
+  InMemoryCache,
+  InMemoryCatalog,
+  InMemoryContentStore,
+  RecordingPublisher,
+  RecordingSearchIndex,
+  unusedActivityStore,
+  unusedBusAdmin,
+  unusedSubscriber,
+} from './in-memory-doubles';
+
+export const TEST_CONFIG: TwinsConfig = {
+  profile: 'embedded',
+  port: 0,
+  host: '127.0.0.1',
+  dataDir: '/nonexistent/unused-by-unit-tests',
+  bodyLimitBytes: 64 * 1024,
+  batchMaxItems: 5,
+  logLevel: 'debug',
+  consumerConcurrency: 4,
+  cache: { maxEntries: 100, maxBytes: 1024 * 1024 },
+  tiering: { warmAfterDays: 30, coldAfterDays: 365, sweepIntervalSeconds: 3600 },
+  accessFlushMs: 0,
+  shutdownDeadlineMs: 1000,
+  docsEnabled: true,
+  metricsEnabled: true,
+};
+
+export interface TestRuntime {
+  runtime: TwinsRuntime;
+  content: InMemoryContentStore;
+  catalog: InMemoryCatalog;
+  cache: InMemoryCache;
+  publisher: RecordingPublisher;
+  search: RecordingSearchIndex;
+  /** Every log line written, as raw JSON text. */
+  logs: string[];
+  /** What the writer service would do: apply the published events to the catalog and the pointer blob. */
+  project(): Promise<void>;
+  /** Make readiness fail for the named dependency. */
+  failCheck?: string;
+}
+
+export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntime {
+  const content = new InMemoryContentStore();
+  const catalog = new InMemoryCatalog();
+  const cache = new InMemoryCache();
+  const publisher = new RecordingPublisher();
+  const search = new RecordingSearchIndex();
+  const logs: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const clock = { now: () => new Date() };
+  const versions = new VersionGenerator(() => clock.now());
+  const access = new AccessRecorder(publisher, clock, 0);
+  const writer = new WriterHandler(catalog, content);
+  let projected = 0;
+
+  const test: TestRuntime = {
+    content,
+    catalog,
+    cache,
+    publisher,
+    search,
+    logs,
+    async project() {
+      while (projected < publisher.events.length) {
+        await writer.handle(publisher.events[projected++]);
+      }
+    },
+    runtime: undefined as unknown as TwinsRuntime,
+  };
+  test.runtime = {
+    config: { ...TEST_CONFIG, ...config },
+    clock,
+    logger,
+    metrics: new Registry(),
+    content,
+    catalog,
+    search,
+    cache,
+    activity: unusedActivityStore,
+    publisher,
+    subscriber: unusedSubscriber,
+    busAdmin: unusedBusAdmin,
+    useCases: {
+      save: new SaveTwinUseCase(content, publisher, versions, clock),
+      get: new GetTwinUseCase(cache, catalog, content, access),
+      metadata: new GetTwinMetadataUseCase(catalog, content),
+      delete: new DeleteTwinUseCase(content, catalog, cache, publisher, versions, clock),
+      search: new SearchTwinsUseCase(search),
+      access,
+    },
+    async checkDependencies(): Promise<DependencyCheck[]> {
+      return ['content-store', 'catalog'].map((name) =>
+        name === test.failCheck ? { name, ok: false, detail: 'Error' } : { name, ok: true },
+      );
+    },
+    async close() {},
+  };
+  return test;
+}

@@ -1,0 +1,148 @@
+import { DomainError, documentFromJson, parseLeadId, TwinDocument } from '@twinstore/domain';
+import type { SaveTwinUseCase } from '@twinstore/application';
+import { problem, Problem, ProblemError } from '../http/problem';
+
+export const BATCH_CONCURRENCY = 16;
+
+export interface BatchItemResult {
+  /** Position of the item in the request. */
+  index: number;
+  /** The item's leadId as sent (when it was a string), so results can be matched even for bad ids. */
+  leadId: string | null;
+  /** 202 when saved, else the status of `problem` (400 invalid, 413 item too large, 500 failed). */
+  status: number;
+  version?: string;
+  problem?: Problem;
+}
+
+interface ValidItem {
+  index: number;
+  leadId: string;
+  document: TwinDocument;
+}
+
+export interface SaveBatchOptions {
+  save: SaveTwinUseCase;
+  /** Largest markdown accepted per item (the single-twin body limit). */
+  maxItemBytes: number;
+  concurrency?: number;
+  traceparent?: string;
+  instance: string;
+  /** Called for an unexpected failure of one item; the item answers 500 with this correlation id. */
+  onError: (error: unknown, index: number) => string;
+}
+
+/** The `items` array of a batch body, or a 400 problem. */
+export function batchItems(body: unknown): unknown[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ProblemError('BATCH.INVALID_REQUEST', 'body must be a JSON object { "items": [...] }');
+  }
+  const { items, ...rest } = body as Record<string, unknown>;
+  const unknownKeys = Object.keys(rest);
+  if (unknownKeys.length > 0) {
+    throw new ProblemError('BATCH.INVALID_REQUEST', 'body has unknown fields', {
+      errors: unknownKeys.slice(0, 20).map((k) => ({ path: k.slice(0, 64), message: 'unknown field' })),
+    });
+  }
+  if (!Array.isArray(items)) {
+    throw new ProblemError('BATCH.INVALID_REQUEST', '"items" must be an array', {
+      errors: [{ path: 'items', message: 'expected an array' }],
+    });
+  }
+  return items;
+}
+
+/**
+ * Every item is validated first; valid items are then saved with bounded concurrency. Items of the same lead
+ * are saved one after the other in request order, so the last one in the batch is the newest version.
+ * An invalid or failing item never prevents the others.
+ */
+export async function saveBatch(items: unknown[], options: SaveBatchOptions): Promise<BatchItemResult[]> {
+  const results: BatchItemResult[] = new Array(items.length);
+  const byLead = new Map<string, ValidItem[]>();
+  items.forEach((raw, index) => {
+    const leadId =
+      typeof raw === 'object' && raw !== null && typeof (raw as { leadId?: unknown }).leadId === 'string'
+        ? (raw as { leadId: string }).leadId.slice(0, 256)
+        : null;
+    try {
+      const valid = validateItem(raw, index, options.maxItemBytes);
+      const queue = byLead.get(valid.leadId) ?? [];
+      queue.push(valid);
+      byLead.set(valid.leadId, queue);
+    } catch (e) {
+      results[index] = { index, leadId, ...itemProblem(e, index, options) };
+    }
+  });
+
+  const queues = [...byLead.values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < queues.length) {
+      const queue = queues[next++];
+      for (const item of queue) {
+        try {
+          const saved = await options.save.execute({
+            leadId: item.leadId,
+            document: item.document,
+            traceparent: options.traceparent,
+          });
+          results[item.index] = {
+            index: item.index,
+            leadId: item.leadId,
+            status: 202,
+            version: saved.version,
+          };
+        } catch (e) {
+          results[item.index] = {
+            index: item.index,
+            leadId: item.leadId,
+            ...itemProblem(e, item.index, options),
+          };
+        }
+      }
+    }
+  };
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? BATCH_CONCURRENCY, queues.length));
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return results;
+}
+
+function validateItem(raw: unknown, index: number, maxItemBytes: number): ValidItem {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new DomainError(
+      'TWIN.INVALID_DOCUMENT',
+      'an item must be an object { leadId, markdown, metadata }',
+    );
+  }
+  const { leadId: rawLeadId, ...document } = raw as Record<string, unknown>;
+  const leadId = parseLeadId(rawLeadId);
+  if (typeof document.markdown === 'string' && Buffer.byteLength(document.markdown) > maxItemBytes) {
+    throw new ProblemError('HTTP.CONTENT_TOO_LARGE', `markdown exceeds ${maxItemBytes} bytes`);
+  }
+  return { index, leadId, document: documentFromJson(document) };
+}
+
+function itemProblem(
+  e: unknown,
+  index: number,
+  options: SaveBatchOptions,
+): Pick<BatchItemResult, 'status' | 'problem'> {
+  const at = `${options.instance}#/items/${index}`;
+  if (e instanceof DomainError) {
+    const p = problem(e.code, e.message, { instance: at, errors: e.details });
+    return { status: p.status, problem: p };
+  }
+  if (e instanceof ProblemError) {
+    const p = problem(e.code, e.detail, { instance: at, errors: e.options.errors });
+    return { status: p.status, problem: p };
+  }
+  const correlationId = options.onError(e, index);
+  return {
+    status: 500,
+    problem: problem('HTTP.INTERNAL', 'the item could not be saved; retry it later', {
+      instance: at,
+      correlationId,
+    }),
+  };
+}

@@ -1,0 +1,154 @@
+import { Controller, Delete, Get, HttpCode, Inject, Param, Put, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseLeadId, VERSION_PATTERN } from '@twinstore/domain';
+import type { TwinsRuntime } from '@twinstore/platform';
+import { ApiJson, ApiProblems, LEAD_ID_PARAM, ref } from '../docs/openapi.schemas';
+import { etagOf, ifNoneMatchHits, singleQueryValue, traceparentOf } from '../http/request-context';
+import { TWINS_RUNTIME } from '../ingest-api.tokens';
+import { documentFromRequest } from './twin-document';
+
+const MARKDOWN_RESPONSE_TYPE = 'text/markdown; charset=utf-8';
+const VERSION_HEADERS = {
+  ETag: { description: 'the version, quoted', schema: { type: 'string' } },
+  'X-Twin-Version': { description: 'the version', schema: { type: 'string' } },
+};
+
+/**
+ * One twin: write (PUT), read (GET markdown, metadata, versions), erase (DELETE). The leadId is validated here,
+ * before any use case runs, so a bad id can never reach a store.
+ */
+@ApiTags('twins')
+@Controller('v1/twins')
+export class TwinsController {
+  constructor(@Inject(TWINS_RUNTIME) private readonly runtime: TwinsRuntime) {}
+
+  @Put(':leadId')
+  @HttpCode(202)
+  @ApiOperation({
+    operationId: 'saveTwin',
+    summary: 'Save a new version of a twin',
+    description:
+      'The version is written to the blob store (the source of truth) before the answer; projections ' +
+      'follow through events. `text/markdown` bodies are stored byte for byte, their YAML front matter ' +
+      'being the metadata.',
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': { schema: ref('TwinJsonBody') },
+        'text/markdown': { schema: { type: 'string', description: 'markdown, optional YAML front matter' } },
+      },
+    },
+  })
+  @ApiParam(LEAD_ID_PARAM)
+  @ApiHeader({ name: 'traceparent', required: false, description: 'W3C trace context, carried to events' })
+  @ApiResponse({
+    status: 202,
+    description: 'accepted: stored, event published',
+    content: { 'application/json': { schema: ref('SaveAccepted') } },
+    headers: {
+      ETag: VERSION_HEADERS.ETag,
+      Location: { description: 'read-your-writes URL', schema: { type: 'string' } },
+    },
+  })
+  @ApiProblems(400, 413, 415, 500)
+  async save(
+    @Param('leadId') rawLeadId: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const leadId = parseLeadId(rawLeadId);
+    const document = documentFromRequest(req);
+    const result = await this.runtime.useCases.save.execute({
+      leadId,
+      document,
+      traceparent: traceparentOf(req),
+    });
+    reply.header('etag', etagOf(result.version));
+    reply.header('location', `/v1/twins/${leadId}?minVersion=${result.version}`);
+    return { leadId, version: result.version, status: 'accepted' as const };
+  }
+
+  @Get(':leadId')
+  @ApiOperation({
+    operationId: 'getTwin',
+    summary: 'Read the markdown of a twin',
+    description: '`minVersion` gives read-your-writes: the answer is that version or a newer one.',
+  })
+  @ApiParam(LEAD_ID_PARAM)
+  @ApiQuery({
+    name: 'minVersion',
+    required: false,
+    description: 'a version from a PUT answer',
+    schema: { type: 'string', pattern: VERSION_PATTERN.source },
+  })
+  @ApiHeader({ name: 'If-None-Match', required: false })
+  @ApiResponse({
+    status: 200,
+    description: 'the markdown, exactly as stored',
+    content: { 'text/markdown': { schema: { type: 'string' } } },
+    headers: {
+      ...VERSION_HEADERS,
+      'X-Twin-Tier': { description: 'hot, warm or cold', schema: { type: 'string' } },
+      'X-Cache': { description: 'hit or miss', schema: { type: 'string' } },
+    },
+  })
+  @ApiResponse({ status: 304, description: 'not modified (If-None-Match)' })
+  @ApiProblems(400, 404, 500)
+  async get(@Param('leadId') rawLeadId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const leadId = parseLeadId(rawLeadId);
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const twin = await this.runtime.useCases.get.execute(leadId, {
+      minVersion: singleQueryValue(query.minVersion),
+    });
+    const etag = etagOf(twin.version);
+    reply
+      .header('etag', etag)
+      .header('x-twin-version', twin.version)
+      .header('x-twin-tier', twin.classification ?? 'hot')
+      .header('x-cache', twin.source === 'cache' ? 'hit' : 'miss')
+      .header('cache-control', 'private, no-cache');
+    if (ifNoneMatchHits(req.headers['if-none-match'], etag)) {
+      return reply.code(304).send();
+    }
+    return reply.code(200).type(MARKDOWN_RESPONSE_TYPE).send(twin.markdown);
+  }
+
+  @Get(':leadId/metadata')
+  @ApiOperation({ operationId: 'getTwinMetadata', summary: 'Read the metadata record of a twin' })
+  @ApiParam(LEAD_ID_PARAM)
+  @ApiJson(200, 'the current record', 'TwinRecord')
+  @ApiProblems(400, 404, 500)
+  async metadata(@Param('leadId') rawLeadId: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const record = await this.runtime.useCases.metadata.metadata(parseLeadId(rawLeadId));
+    reply.header('etag', etagOf(record.version));
+    return record;
+  }
+
+  @Get(':leadId/versions')
+  @ApiOperation({ operationId: 'getTwinVersions', summary: 'List the stored versions of a twin' })
+  @ApiParam(LEAD_ID_PARAM)
+  @ApiJson(200, 'the version history, newest first', 'TwinVersions')
+  @ApiProblems(400, 404, 500)
+  async versions(@Param('leadId') rawLeadId: string) {
+    const leadId = parseLeadId(rawLeadId);
+    const versions = await this.runtime.useCases.metadata.versions(leadId);
+    return { leadId, versions };
+  }
+
+  @Delete(':leadId')
+  @HttpCode(202)
+  @ApiOperation({
+    operationId: 'deleteTwin',
+    summary: 'Erase a twin everywhere',
+    description:
+      'Content and history are erased before the answer; every projection erases the lead on the event.',
+  })
+  @ApiParam(LEAD_ID_PARAM)
+  @ApiJson(202, 'erased from the source of truth; projections follow', 'DeleteAccepted')
+  @ApiProblems(400, 404, 500)
+  async delete(@Param('leadId') rawLeadId: string) {
+    const result = await this.runtime.useCases.delete.execute(parseLeadId(rawLeadId));
+    return { leadId: result.leadId, version: result.version, status: result.status };
+  }
+}

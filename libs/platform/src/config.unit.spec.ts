@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_DOC, CONFIG_KEYS, ConfigError, loadConfig } from './config';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({}, '/srv');
+    expect(c).toMatchObject({
+      port: 8080,
+      dataDir: '/srv/data',
+      profile: 'embedded',
+      bodyLimitBytes: 2 * 1024 * 1024,
+    });
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.tiering).toEqual({ warmAfterDays: 30, coldAfterDays: 365, sweepIntervalSeconds: 3600 });
+  });
+
+  it('reads every TWINS_* setting', () => {
+    const c = loadConfig({
+      TWINS_PORT: '0',
+      TWINS_DATA_DIR: '/var/twins',
+      TWINS_REDIS_URL: 'redis://cache:6379',
+      TWINS_BODY_LIMIT_BYTES: '4096',
+      TWINS_DOCS_ENABLED: 'false',
+    });
+    expect(c).toMatchObject({
+      port: 0,
+      dataDir: '/var/twins',
+      redisUrl: 'redis://cache:6379',
+      bodyLimitBytes: 4096,
+    });
+    expect(c.docsEnabled).toBe(false);
+  });
+
+  it('lists every problem at once, including unknown settings', () => {
+    try {
+      loadConfig({
+        TWINS_PORT: '99999',
+        TWINS_REDIS_URL: 'http://x',
+        TWINS_LOG_LEVEL: 'loud',
+        TWINS_PROT: '1',
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const problems = (e as ConfigError).problems.join('\n');
+      for (const key of ['TWINS_PORT', 'TWINS_REDIS_URL', 'TWINS_LOG_LEVEL', 'TWINS_PROT: unknown setting']) {
+        expect(problems).toContain(key);
+      }
+    }
+  });
+
+  it('refuses tier thresholds in the wrong order', () => {
+    expect(() => loadConfig({ TWINS_TIER_WARM_AFTER_DAYS: '400' })).toThrow(ConfigError);
+  });
+
+  it('is documented in the README, every setting', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    for (const [name, def] of CONFIG_DOC) {
+      const cell = (text: string) => `\\|\\s*\`${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`\\s*`;
+      expect(readme).toMatch(new RegExp(cell(name) + (def.startsWith('(') ? '' : cell(def)) + '\\|'));
+    }
+    expect(CONFIG_DOC.map(([name]) => name).sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+});

@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import {
+  AccessRecorder,
+  Clock,
+  CONSUMERS,
+  DeleteTwinUseCase,
+  GetTwinMetadataUseCase,
+  GetTwinUseCase,
+  MAX_DELIVERY_COUNT,
+  SaveTwinUseCase,
+  SearchTwinsUseCase,
+  systemClock,
+  TwinCache,
+} from '@twinstore/application';
+import {
+  MemoryTwinCache,
+  openFsContentStore,
+  openSqliteActivityStore,
+  openSqliteCatalog,
+  openSqliteEventBus,
+  openSqliteSearchIndex,
+} from '@twinstore/adapters-embedded';
+import { RedisTwinCache } from '@twinstore/adapters-redis';
+import { VersionGenerator } from '@twinstore/domain';
+import type { Logger } from 'pino';
+import { TwinsConfig } from './config';
+import { createLogger } from './logger';
+import { createMetricsRegistry } from './metrics';
+import { DependencyCheck, TwinsRuntime } from './runtime.types';
+
+export interface RuntimeOptions {
+  /** The service name in logs and metrics. */
+  service: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Where the embedded profile keeps each store under TWINS_DATA_DIR. */
+export function embeddedLayout(dataDir: string) {
+  return {
+    blobs: join(dataDir, 'blobs'),
+    catalog: join(dataDir, 'catalog.db'),
+    search: join(dataDir, 'search.db'),
+    bus: join(dataDir, 'bus.db'),
+    activity: join(dataDir, 'activity.db'),
+  };
+}
+
+/** The composition root: builds every adapter from the configuration and wires the use cases. */
+export async function createRuntime(config: TwinsConfig, options: RuntimeOptions): Promise<TwinsRuntime> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, service: options.service });
+  const metrics = createMetricsRegistry(options.service);
+  const layout = embeddedLayout(config.dataDir);
+
+  const content = openFsContentStore({ dir: layout.blobs });
+  const catalog = openSqliteCatalog({ file: layout.catalog });
+  const search = openSqliteSearchIndex({ file: layout.search });
+  const activity = openSqliteActivityStore({ file: layout.activity });
+  const bus = openSqliteEventBus({
+    file: layout.bus,
+    subscriptions: CONSUMERS,
+    maxDeliveryCount: MAX_DELIVERY_COUNT,
+  });
+  const cache: TwinCache = config.redisUrl
+    ? new RedisTwinCache({ url: config.redisUrl })
+    : new MemoryTwinCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
+
+  const versions = new VersionGenerator(() => clock.now());
+  const access = new AccessRecorder(bus, clock, config.accessFlushMs);
+  const useCases = {
+    save: new SaveTwinUseCase(content, bus, versions, clock),
+    get: new GetTwinUseCase(cache, catalog, content, access),
+    metadata: new GetTwinMetadataUseCase(catalog, content),
+    delete: new DeleteTwinUseCase(content, catalog, cache, bus, versions, clock),
+    search: new SearchTwinsUseCase(search),
+    access,
+  };
+
+  const probe = async (name: string, fn: () => Promise<unknown>): Promise<DependencyCheck> => {
+    try {
+      await fn();
+      return { name, ok: true };
+    } catch (e) {
+      return { name, ok: false, detail: e instanceof Error ? e.name : 'error' };
+    }
+  };
+
+  let closed = false;
+  return {
+    config,
+    clock,
+    logger,
+    metrics,
+    content,
+    catalog,
+    search,
+    cache,
+    activity,
+    publisher: bus,
+    subscriber: bus,
+    busAdmin: bus,
+    useCases,
+    checkDependencies: () =>
+      Promise.all([
+        probe('content-store', () => content.head('digital-twins/metadata/readiness-probe.json')),
+        probe('catalog', () => catalog.get('readiness-probe')),
+        probe('search-index', () => search.version('readiness-probe')),
+        probe('event-bus', () => bus.stats()),
+        probe('cache', () => cache.get('readiness-probe')),
+      ]),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await access
+        .flush()
+        .catch((e: unknown) => logger.warn({ err: errorName(e) }, 'access flush failed on close'));
+      await Promise.allSettled([
+        bus.close(),
+        cache.close(),
+        search.close(),
+        catalog.close(),
+        activity.close(),
+        content.close(),
+      ]);
+    },
+  };
+}
+
+export const errorName = (e: unknown): string => (e instanceof Error ? e.name : typeof e);
