@@ -5,9 +5,10 @@ import {
   DomainError,
   parseLeadId,
   parseVersion,
+  Tier,
   Version,
 } from '@twinstore/domain';
-import { ContentStore, TwinCache, TwinCatalog } from '../ports';
+import { BlobTier, ContentStore, TwinCache, TwinCatalog } from '../ports';
 import { AccessRecorder } from './access-recorder';
 
 export interface TwinContent {
@@ -16,7 +17,11 @@ export interface TwinContent {
   markdown: Buffer;
   classification?: Classification;
   source: 'cache' | 'store';
+  /** The storage tier the content was served from (the cache counts as hot). */
+  tier: Tier;
 }
+
+const TIER_OF_BLOB: Record<BlobTier, Tier> = { hot: 'hot', cool: 'warm', archive: 'cold' };
 
 /**
  * Cache, then catalog and blob. `minVersion` gives read-your-writes: when the projections have not caught up,
@@ -38,7 +43,9 @@ export class GetTwinUseCase {
     // The cache is an optimisation: when it is down, reads go to the stores instead of failing.
     const cached = await this.cache.get(leadId).catch(() => null);
     let found: TwinContent | null =
-      cached && (!minVersion || cached.version >= minVersion) ? { ...cached, source: 'cache' } : null;
+      cached && (!minVersion || cached.version >= minVersion)
+        ? { ...cached, source: 'cache', tier: 'hot' }
+        : null;
     if (!found) found = await this.singleFlight(leadId, minVersion);
     if (!found) throw new DomainError('TWIN.NOT_FOUND', `twin ${leadId} was not found`);
     this.access.record(leadId);
@@ -64,12 +71,18 @@ export class GetTwinUseCase {
       if (blob && version && version >= record.version) {
         const classification = record.metadata.classification;
         if (version === record.version) {
-          await this.cache.set(
-            { leadId, version, classification, markdown: blob.body },
-            cacheTtlSeconds(classification),
-          );
+          await this.cache
+            .set({ leadId, version, classification, markdown: blob.body }, cacheTtlSeconds(classification))
+            .catch(() => undefined);
         }
-        return { leadId, version, markdown: blob.body, classification, source: 'store' };
+        return {
+          leadId,
+          version,
+          markdown: blob.body,
+          classification,
+          source: 'store',
+          tier: TIER_OF_BLOB[blob.properties.tier],
+        };
       }
       if (!minVersion) return null;
     }
@@ -77,6 +90,12 @@ export class GetTwinUseCase {
     const blob = await this.content.get(contentPath(leadId, minVersion));
     const version = blob?.properties.metadata.version as Version | undefined;
     if (!blob || !version || version < minVersion) return null;
-    return { leadId, version, markdown: blob.body, source: 'store' };
+    return {
+      leadId,
+      version,
+      markdown: blob.body,
+      source: 'store',
+      tier: TIER_OF_BLOB[blob.properties.tier],
+    };
   }
 }

@@ -89,7 +89,11 @@ export class TwinsController {
     content: { 'text/markdown': { schema: { type: 'string' } } },
     headers: {
       ...VERSION_HEADERS,
-      'X-Twin-Tier': { description: 'hot, warm or cold', schema: { type: 'string' } },
+      'X-Twin-Tier': {
+        description:
+          'storage tier the content was served from: hot (cache or Hot blob), warm (Cool), cold (Archive)',
+        schema: { type: 'string', enum: ['hot', 'warm', 'cold'] },
+      },
       'X-Cache': { description: 'hit or miss', schema: { type: 'string' } },
     },
   })
@@ -105,7 +109,7 @@ export class TwinsController {
     reply
       .header('etag', etag)
       .header('x-twin-version', twin.version)
-      .header('x-twin-tier', twin.classification ?? 'hot')
+      .header('x-twin-tier', twin.tier)
       .header('x-cache', twin.source === 'cache' ? 'hit' : 'miss')
       .header('cache-control', 'private, no-cache');
     if (ifNoneMatchHits(req.headers['if-none-match'], etag)) {
