@@ -1,3 +1,5 @@
+import { markedFragmentToHtml } from '@twinstore/application';
+
 /**
  * The service returns highlight fragments as raw document text with the pre/post tags inserted, so asking for
  * `<em>` directly would hand back the markdown's own `<script>` unescaped. Instead the service is asked to
@@ -8,21 +10,9 @@
 export const HIGHLIGHT_PRE_TAG = '\uE000';
 export const HIGHLIGHT_POST_TAG = '\uE001';
 
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
-}
-
 /** A fragment as safe HTML: escaped, matches wrapped in `<em></em>`. */
 export function highlightToHtml(fragment: string): string {
-  return escapeHtml(fragment).split(HIGHLIGHT_PRE_TAG).join('<em>').split(HIGHLIGHT_POST_TAG).join('</em>');
+  return markedFragmentToHtml(fragment, HIGHLIGHT_PRE_TAG, HIGHLIGHT_POST_TAG);
 }
 
 /** The markdown as indexed: the marker characters replaced by spaces so documents cannot forge them. */

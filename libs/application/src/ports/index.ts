@@ -5,3 +5,4 @@ export * from './clock.port';
 export * from './content-store.port';
 export * from './event-bus.port';
 export * from './search-index.port';
+export * from './highlight';

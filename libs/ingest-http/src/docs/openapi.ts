@@ -1,3 +1,4 @@
+import { escapeHtml } from '@twinstore/application';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { OPENAPI_SCHEMAS } from './openapi.schemas';
@@ -26,8 +27,6 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   };
   return document;
 }
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * A self-contained page listing every operation (no script, no CDN, no extra package: Swagger UI's assets

@@ -1,3 +1,5 @@
+import { markedFragmentToHtml } from '@twinstore/application';
+
 /**
  * snippet() is asked to mark matches with these control characters instead of `<em>`: the fragment can then
  * be HTML-escaped as a whole and the markers turned into tags afterwards, so a document's own `<`, `>` or `&`
@@ -8,21 +10,9 @@ export const MATCH_START = '\u0002';
 export const MATCH_END = '\u0003';
 export const ELLIPSIS = '\u2026';
 
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
-}
-
 /** A snippet() fragment as safe HTML: the text escaped, the matches wrapped in `<em></em>`. */
 export function snippetToHtml(fragment: string): string {
-  return escapeHtml(fragment).split(MATCH_START).join('<em>').split(MATCH_END).join('</em>');
+  return markedFragmentToHtml(fragment, MATCH_START, MATCH_END);
 }
 
 /**

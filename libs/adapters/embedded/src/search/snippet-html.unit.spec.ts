@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, indexableText, MATCH_END, MATCH_START, snippetToHtml } from './snippet-html';
+import { escapeHtml } from '@twinstore/application';
+import { indexableText, MATCH_END, MATCH_START, snippetToHtml } from './snippet-html';
 
 describe('snippetToHtml', () => {
   it('escapes the text and turns the markers into <em> tags', () => {
