@@ -1,3 +1,4 @@
+export * from './azure-servers';
 export * from './contracts/activity-store.contract';
 export * from './contracts/catalog.contract';
 export * from './contracts/content-store.contract';

@@ -1,0 +1,236 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectionPolicy, Container, CosmosClient, IndexingPolicy } from '@azure/cosmos';
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
+import { ApplyResult, TwinCatalog } from '@twinstore/application';
+import { parseLeadId, TwinRecord, Version } from '@twinstore/domain';
+import {
+  DOCUMENT_FIELDS,
+  StoredTwinDocument,
+  toDocument,
+  tombstoneDocument,
+  toRecord,
+  TwinDocument,
+} from './twin-document';
+
+export interface CosmosTwinCatalogOptions {
+  /** `https://{account}.documents.azure.com:443/` (or a local emulator). */
+  endpoint: string;
+  /** Account key; without it `credential` (DefaultAzureCredential when absent) is used with Entra ID. */
+  key?: string;
+  credential?: TokenCredential;
+  /** Default `twinstore`. */
+  database?: string;
+  /** Default `twins`. */
+  container?: string;
+  /**
+   * Passed to the SDK. Local stand-ins that advertise other endpoints than the one they listen on need
+   * `{ enableEndpointDiscovery: false }`.
+   */
+  connectionPolicy?: Partial<ConnectionPolicy>;
+  /** Attempts of a version-guarded write under contention before giving up (default 50). */
+  maxConflictRetries?: number;
+}
+
+/** The container's partition key path; see docs/adr/0006-cosmos-partition-key.md. */
+export const PARTITION_KEY_PATH = '/partition_key';
+const DEFAULT_DATABASE = 'twinstore';
+const DEFAULT_CONTAINER = 'twins';
+
+/**
+ * Free-form extra metadata is stored but never queried, so it is not indexed: indexing arbitrary nested JSON
+ * costs write RUs on every upsert for nothing.
+ */
+export const INDEXING_POLICY: IndexingPolicy = {
+  indexingMode: 'consistent',
+  automatic: true,
+  includedPaths: [{ path: '/*' }],
+  excludedPaths: [{ path: '/metadata_extra/*' }, { path: '/"_etag"/?' }],
+};
+
+const PROJECTION = DOCUMENT_FIELDS.map((f) => `c.${f}`).join(', ');
+
+/**
+ * The hot catalog on Cosmos DB (NoSQL API): one document per lead, partitioned by leadId, so every guard is a
+ * 1 RU point read plus one conditional write in a single logical partition.
+ *
+ * Version guard: read the lead's document, decide, then replace with If-Match on its ETag (or create, which
+ * fails with 409 if a concurrent writer created it first); on 412/409 the decision is taken again on fresh
+ * data. Cosmos has no server-side compare on arbitrary fields short of stored procedures, and this keeps the
+ * adapter runnable on any Cosmos stand-in.
+ */
+export class CosmosTwinCatalog implements TwinCatalog {
+  private readonly maxConflictRetries: number;
+
+  constructor(
+    readonly client: CosmosClient,
+    readonly databaseId: string,
+    readonly containerId: string,
+    options: { maxConflictRetries?: number } = {},
+  ) {
+    this.maxConflictRetries = options.maxConflictRetries ?? 50;
+  }
+
+  get container(): Container {
+    return this.client.database(this.databaseId).container(this.containerId);
+  }
+
+  /**
+   * Creates the database and container when missing (no throughput set: serverless accounts refuse it, and
+   * provisioned throughput belongs to the infrastructure code). Refuses a container partitioned otherwise.
+   */
+  async ensureContainer(): Promise<void> {
+    const { database } = await this.client.databases.createIfNotExists({ id: this.databaseId });
+    const { resource } = await database.containers.createIfNotExists({
+      id: this.containerId,
+      partitionKey: { paths: [PARTITION_KEY_PATH] },
+      indexingPolicy: INDEXING_POLICY,
+    });
+    const paths = resource?.partitionKey?.paths ?? [];
+    if (paths.length !== 1 || paths[0] !== PARTITION_KEY_PATH) {
+      throw new Error(
+        `container ${this.containerId} is partitioned by ${paths.join(', ') || 'nothing'}, expected ${PARTITION_KEY_PATH}`,
+      );
+    }
+  }
+
+  upsert(record: TwinRecord): Promise<ApplyResult> {
+    return this.guarded(record.leadId, (current) => {
+      if (current?.deleted_version !== undefined && current.deleted_version >= record.version) return null;
+      if (current && !current.deleted && current.version !== undefined && current.version >= record.version) {
+        return null;
+      }
+      return toDocument(record, current?.deleted_version);
+    });
+  }
+
+  async get(leadId: string): Promise<TwinRecord | null> {
+    const doc = await this.read(leadId);
+    return doc ? toRecord(doc.resource) : null;
+  }
+
+  remove(leadId: string, version: Version): Promise<ApplyResult> {
+    return this.guarded(leadId, (current) => {
+      if (current?.deleted_version !== undefined && current.deleted_version >= version) return null;
+      // A record at or above the deletion belongs to a write accepted after it, so it stays (tombstone noted).
+      if (current && !current.deleted && current.version !== undefined && current.version >= version) {
+        return { ...stripSystem(current), deleted_version: version };
+      }
+      return tombstoneDocument(leadId, version);
+    });
+  }
+
+  async tombstone(leadId: string): Promise<Version | null> {
+    const doc = await this.read(leadId);
+    return doc?.resource.deleted_version ?? null;
+  }
+
+  async count(): Promise<number> {
+    const { resources } = await this.container.items
+      .query<number>({ query: 'SELECT VALUE COUNT(1) FROM c WHERE NOT IS_DEFINED(c.deleted)' })
+      .fetchAll();
+    // A cross-partition COUNT can come back as one partial count per partition range.
+    return resources.reduce((sum, n) => sum + n, 0);
+  }
+
+  async list(options: { after?: string; limit: number }): Promise<TwinRecord[]> {
+    if (!Number.isInteger(options.limit) || options.limit < 0) {
+      throw new Error('limit must be a non-negative integer');
+    }
+    if (options.limit === 0) return [];
+    // Keyset paging on id; OFFSET/LIMIT would cost RUs proportional to the offset (and stand-ins reject it).
+    const iterator = this.container.items.query<TwinDocument>(
+      {
+        query: `SELECT TOP @limit ${PROJECTION} FROM c WHERE c.id > @after AND NOT IS_DEFINED(c.deleted) ORDER BY c.id`,
+        parameters: [
+          { name: '@limit', value: options.limit },
+          { name: '@after', value: options.after ?? '' },
+        ],
+      },
+      { maxItemCount: Math.min(options.limit, 1000) },
+    );
+    const out: TwinRecord[] = [];
+    while (out.length < options.limit && iterator.hasMoreResults()) {
+      const { resources } = await iterator.fetchNext();
+      for (const doc of resources) {
+        const record = toRecord(doc);
+        if (record) out.push(record);
+      }
+    }
+    return out.slice(0, options.limit);
+  }
+
+  async close(): Promise<void> {
+    this.client.dispose();
+  }
+
+  private async read(leadId: string): Promise<{ resource: StoredTwinDocument; etag: string } | null> {
+    // The leadId becomes the document's URL; only validated ids may get there.
+    parseLeadId(leadId);
+    const response = await this.container.item(leadId, leadId).read<StoredTwinDocument>();
+    if (response.statusCode === 404 || !response.resource) return null;
+    return { resource: response.resource, etag: response.etag };
+  }
+
+  /**
+   * Read-decide-write with optimistic concurrency. `decide` returns the document to store, or null when the
+   * change is stale; it is called again on fresh data whenever another writer got in between.
+   */
+  private async guarded(
+    leadId: string,
+    decide: (current: StoredTwinDocument | null) => TwinDocument | null,
+  ): Promise<ApplyResult> {
+    for (let attempt = 0; attempt < this.maxConflictRetries; attempt++) {
+      const current = await this.read(leadId);
+      const next = decide(current?.resource ?? null);
+      if (next === null) return 'stale';
+      try {
+        if (current) {
+          await this.container
+            .item(leadId, leadId)
+            .replace(next, { accessCondition: { type: 'IfMatch', condition: current.etag } });
+        } else {
+          await this.container.items.create(next);
+        }
+        return 'applied';
+      } catch (e) {
+        const status = statusOf(e);
+        // 412: replaced since our read; 409: created since our read; 404: deleted since our read.
+        if (status !== 412 && status !== 409 && status !== 404) throw e;
+        // Spread the retries of writers that collided, so they do not collide again in lockstep.
+        await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      }
+    }
+    throw new Error(`gave up after ${this.maxConflictRetries} conflicting writes to one catalog document`);
+  }
+}
+
+/** The catalog on the account named by the options. Call ensureContainer() once at deployment or startup. */
+export function createCosmosTwinCatalog(options: CosmosTwinCatalogOptions): CosmosTwinCatalog {
+  if (!options.endpoint) throw new Error('createCosmosTwinCatalog needs an endpoint');
+  const client = new CosmosClient({
+    endpoint: options.endpoint,
+    ...(options.key
+      ? { key: options.key }
+      : { aadCredentials: options.credential ?? new DefaultAzureCredential() }),
+    connectionPolicy: options.connectionPolicy,
+  });
+  return new CosmosTwinCatalog(
+    client,
+    options.database ?? DEFAULT_DATABASE,
+    options.container ?? DEFAULT_CONTAINER,
+    { maxConflictRetries: options.maxConflictRetries },
+  );
+}
+
+function stripSystem(doc: StoredTwinDocument): TwinDocument {
+  const out: Record<string, unknown> = {};
+  for (const field of DOCUMENT_FIELDS) if (doc[field] !== undefined) out[field] = doc[field];
+  return out as unknown as TwinDocument;
+}
+
+function statusOf(e: unknown): number | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { code, statusCode } = e as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'number') return code;
+  return typeof statusCode === 'number' ? statusCode : undefined;
+}

@@ -1,0 +1,2 @@
+export * from './cosmos-twin-catalog.adapter';
+export type { TwinDocument } from './twin-document';

@@ -1,0 +1,3 @@
+export * from './table-activity-store.adapter';
+export { ACTIVITY_BUCKETS, activityPartitionKey } from './activity-entity';
+export type { ActivityEntity } from './activity-entity';

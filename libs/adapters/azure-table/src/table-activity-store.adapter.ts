@@ -1,0 +1,326 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { odata, TableClient, TableServiceClientOptions, TransactionAction } from '@azure/data-tables';
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
+import { ActivityStore, ApplyResult, TwinActivity } from '@twinstore/application';
+import { deriveTier, parseLeadId, Tier, TierThresholds, TIERS, Version } from '@twinstore/domain';
+import {
+  activityPartitionKey,
+  ActivityEntity,
+  deletedVersionOf,
+  lastActivityMs,
+  liveEntity,
+  readLive,
+  toMs,
+  tombstoneEntity,
+  toTwinActivity,
+} from './activity-entity';
+
+export interface TableActivityStoreOptions {
+  /** Account key or SAS connection string (Azurite's included). Takes precedence over endpoint. */
+  connectionString?: string;
+  /** `https://{account}.table.core.windows.net`, used with `credential` (DefaultAzureCredential when absent). */
+  endpoint?: string;
+  credential?: TokenCredential;
+  /** Default `twinactivity`. */
+  table?: string;
+  /** Attempts of a guarded write under contention before giving up (default 50). */
+  maxConflictRetries?: number;
+  /** Entity-group transactions the sweep runs at once (default 8). */
+  sweepConcurrency?: number;
+  clientOptions?: TableServiceClientOptions;
+}
+
+const DEFAULT_TABLE = 'twinactivity';
+/** The service's limit of operations per entity-group transaction. */
+export const MAX_TRANSACTION_OPERATIONS = 100;
+const PAGE_SIZE = 1000;
+const DAY_MS = 86_400_000;
+// Candidate ranges are widened by this much so that rounding at a threshold can never hide an entity; the
+// exact tier is then decided by deriveTier, the domain's own function.
+const RANGE_SLACK_MS = 1000;
+// Int64 literals must be integers inside the Date range; thresholds of Infinity clamp to these.
+const MIN_MS = -8.64e15;
+const MAX_MS = 8.64e15;
+
+interface Candidate {
+  partitionKey: string;
+  rowKey: string;
+  etag: string;
+  from: Tier;
+  to: Tier;
+}
+
+/**
+ * Tiering bookkeeping on Azure Table Storage, version- and tombstone-guarded like the catalog. Keys and the
+ * reason they are not the seed's YYYY-MM are in activity-entity.ts. Every write is read, decide, then a
+ * conditional write on the entity's ETag (412 or 409 means another writer got in: decide again).
+ */
+export class TableActivityStore implements ActivityStore {
+  private readonly maxConflictRetries: number;
+  private readonly sweepConcurrency: number;
+
+  constructor(
+    readonly table: TableClient,
+    options: { maxConflictRetries?: number; sweepConcurrency?: number } = {},
+  ) {
+    this.maxConflictRetries = options.maxConflictRetries ?? 50;
+    this.sweepConcurrency = options.sweepConcurrency ?? 8;
+  }
+
+  /** Creates the table when missing. Idempotent. */
+  async ensureTable(): Promise<void> {
+    await this.table.createTable();
+  }
+
+  /** A write makes the twin hot at once: its new version is in the catalog and the hot blob tier. */
+  async recordWrite(leadId: string, version: Version, at: Date): Promise<ApplyResult> {
+    const atMs = epochMs(at);
+    return this.guarded(leadId, (current) => {
+      const deletedVersion = current ? deletedVersionOf(current) : undefined;
+      if (deletedVersion !== undefined && deletedVersion >= version) return null;
+      const live = current ? readLive(current) : null;
+      if (live && live.version >= version) return null;
+      return liveEntity(leadId, {
+        version,
+        lastWriteMs: live ? Math.max(live.lastWriteMs, atMs) : atMs,
+        lastAccessMs: live ? live.lastAccessMs : null,
+        tier: 'hot',
+        deletedVersion,
+      });
+    });
+  }
+
+  async recordAccess(leadId: string, at: Date): Promise<void> {
+    const atMs = epochMs(at);
+    await this.guarded(leadId, (current) => {
+      const live = current ? readLive(current) : null;
+      // Accesses to unknown or deleted leads are not activity worth keeping (and must not resurrect them).
+      if (!live || (live.lastAccessMs !== null && live.lastAccessMs >= atMs)) return null;
+      return liveEntity(leadId, { ...live, lastAccessMs: atMs });
+    });
+  }
+
+  async remove(leadId: string, version: Version): Promise<ApplyResult> {
+    return this.guarded(leadId, (current) => {
+      const deletedVersion = current ? deletedVersionOf(current) : undefined;
+      if (deletedVersion !== undefined && deletedVersion >= version) return null;
+      const live = current ? readLive(current) : null;
+      // A twin at or above the deletion belongs to a write accepted after it, so it stays (deletion noted).
+      if (live && live.version >= version) return liveEntity(leadId, { ...live, deletedVersion: version });
+      return tombstoneEntity(leadId, version);
+    });
+  }
+
+  async get(leadId: string): Promise<TwinActivity | null> {
+    const current = await this.read(leadId);
+    const live = current ? readLive(current.entity) : null;
+    return live ? toTwinActivity(leadId, live) : null;
+  }
+
+  /**
+   * Re-derives the tier of every twin at `now`. One filtered scan returns only the twins whose last
+   * activity lies on the wrong side of a threshold for their stored tier; they are re-tiered with
+   * entity-group transactions of up to 100 per partition, each update conditional on the ETag the scan saw.
+   * A transaction that meets a concurrent write fails as a whole and its twins are re-tiered one by one on
+   * fresh data. Returns how many twins changed tier.
+   */
+  async sweep(now: Date, thresholds: TierThresholds): Promise<number> {
+    const nowMs = epochMs(now);
+    const { warmAfterDays, coldAfterDays } = thresholds;
+    if (![warmAfterDays, coldAfterDays].every((d) => typeof d === 'number' && !Number.isNaN(d))) {
+      throw new Error('tier thresholds must be numbers of days');
+    }
+    const warmCutoff = nowMs - warmAfterDays * DAY_MS;
+    const coldCutoff = nowMs - coldAfterDays * DAY_MS;
+    // hot: idle past the first threshold; warm: idle past cold, or active again; cold: active again.
+    const hotIdle = idleBound(Math.max(warmCutoff, coldCutoff));
+    const warmIdle = idleBound(coldCutoff);
+    const warmActive = activeBound(warmCutoff);
+    const coldActive = activeBound(coldCutoff);
+    const filter = odata`Deleted eq false and ((Tier eq ${'hot'} and LastActivityMs le ${hotIdle}L) or (Tier eq ${'warm'} and (LastActivityMs le ${warmIdle}L or LastActivityMs gt ${warmActive}L)) or (Tier eq ${'cold'} and LastActivityMs gt ${coldActive}L))`;
+
+    let changed = 0;
+    const pages = this.table
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'Tier', 'LastActivityMs'] },
+      })
+      .byPage({ maxPageSize: PAGE_SIZE });
+    for await (const page of pages) {
+      const byPartition = new Map<string, Candidate[]>();
+      for (const entity of page) {
+        const activity = toMs(entity['LastActivityMs']);
+        const from = entity['Tier'] as Tier;
+        if (activity === null || !TIERS.includes(from)) continue;
+        const to = deriveTier(new Date(activity), now, thresholds);
+        if (to === from) continue;
+        const candidate = {
+          partitionKey: entity.partitionKey!,
+          rowKey: entity.rowKey!,
+          etag: entity.etag,
+          from,
+          to,
+        };
+        const group = byPartition.get(candidate.partitionKey) ?? [];
+        group.push(candidate);
+        byPartition.set(candidate.partitionKey, group);
+      }
+      const transactions: Candidate[][] = [];
+      for (const group of byPartition.values()) {
+        for (let i = 0; i < group.length; i += MAX_TRANSACTION_OPERATIONS) {
+          transactions.push(group.slice(i, i + MAX_TRANSACTION_OPERATIONS));
+        }
+      }
+      changed += await this.runTransactions(transactions, now, thresholds);
+    }
+    return changed;
+  }
+
+  async countByTier(): Promise<Record<Tier, number>> {
+    const counts = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
+    // Table Storage has no COUNT: this reads one small property per live twin, a page of 1000 per request.
+    const entities = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`Deleted eq false`, select: ['Tier'] },
+    });
+    for await (const page of entities.byPage({ maxPageSize: PAGE_SIZE })) {
+      for (const entity of page) {
+        const tier = entity['Tier'] as Tier;
+        if (TIERS.includes(tier)) counts[tier]++;
+      }
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    // The SDK holds no connection of its own beyond the shared keep-alive agent.
+  }
+
+  private async runTransactions(transactions: Candidate[][], now: Date, t: TierThresholds): Promise<number> {
+    let changed = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < transactions.length) {
+        const group = transactions[next++];
+        const actions: TransactionAction[] = group.map((c) => [
+          'update',
+          { partitionKey: c.partitionKey, rowKey: c.rowKey, Tier: c.to },
+          'Merge',
+          { etag: c.etag },
+        ]);
+        try {
+          await this.table.submitTransaction(actions);
+          changed += group.length;
+        } catch (e) {
+          // One stale ETag (a write or access since the scan) or a vanished entity fails the whole group.
+          if (statusOf(e) !== 412 && statusOf(e) !== 404) throw e;
+          for (const c of group) if (await this.retierOne(c.rowKey, now, t)) changed++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.sweepConcurrency, transactions.length) }, worker));
+    return changed;
+  }
+
+  /** Re-tiers one twin on fresh data; true if its tier changed. */
+  private async retierOne(leadId: string, now: Date, t: TierThresholds): Promise<boolean> {
+    let moved = false;
+    await this.guarded(leadId, (current) => {
+      moved = false;
+      const live = current ? readLive(current) : null;
+      if (!live) return null;
+      const tier = deriveTier(new Date(lastActivityMs(live)), now, t);
+      if (tier === live.tier) return null;
+      moved = true;
+      return liveEntity(leadId, { ...live, tier });
+    });
+    return moved;
+  }
+
+  private async read(leadId: string): Promise<{ entity: Record<string, unknown>; etag: string } | null> {
+    parseLeadId(leadId);
+    try {
+      const entity = await this.table.getEntity<Record<string, unknown>>(
+        activityPartitionKey(leadId),
+        leadId,
+      );
+      return { entity, etag: entity.etag };
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Read-decide-write with optimistic concurrency. `decide` returns the entity to store, or null when there is
+   * nothing to change (stale); it runs again on fresh data whenever another writer got in between.
+   */
+  private async guarded(
+    leadId: string,
+    decide: (current: Record<string, unknown> | null) => ActivityEntity | null,
+  ): Promise<ApplyResult> {
+    for (let attempt = 0; attempt < this.maxConflictRetries; attempt++) {
+      const current = await this.read(leadId);
+      const next = decide(current?.entity ?? null);
+      if (next === null) return 'stale';
+      try {
+        if (current) await this.table.updateEntity(next, 'Replace', { etag: current.etag });
+        else await this.table.createEntity(next);
+        return 'applied';
+      } catch (e) {
+        const status = statusOf(e);
+        // 412: changed since our read; 409: created since our read; 404: deleted since our read.
+        if (status !== 412 && status !== 409 && status !== 404) throw e;
+        await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      }
+    }
+    throw new Error(`gave up after ${this.maxConflictRetries} conflicting writes to one activity entity`);
+  }
+}
+
+/** The store on the account named by the options. Call ensureTable() once at deployment or startup. */
+export function createTableActivityStore(options: TableActivityStoreOptions): TableActivityStore {
+  const tableName = options.table ?? DEFAULT_TABLE;
+  let client: TableClient;
+  if (options.connectionString) {
+    client = TableClient.fromConnectionString(options.connectionString, tableName, {
+      // Shared-key signing over plain http is refused by default; a connection string that names an http
+      // endpoint (Azurite) is an explicit choice.
+      allowInsecureConnection: /TableEndpoint=http:/i.test(options.connectionString),
+      ...options.clientOptions,
+    });
+  } else if (options.endpoint) {
+    client = new TableClient(
+      options.endpoint,
+      tableName,
+      options.credential ?? new DefaultAzureCredential(),
+      options.clientOptions,
+    );
+  } else {
+    throw new Error('createTableActivityStore needs a connectionString or an endpoint');
+  }
+  return new TableActivityStore(client, {
+    maxConflictRetries: options.maxConflictRetries,
+    sweepConcurrency: options.sweepConcurrency,
+  });
+}
+
+function idleBound(cutoff: number): number {
+  return Math.ceil(clamp(cutoff + RANGE_SLACK_MS));
+}
+
+function activeBound(cutoff: number): number {
+  return Math.floor(clamp(cutoff - RANGE_SLACK_MS));
+}
+
+function clamp(ms: number): number {
+  return Math.min(MAX_MS, Math.max(MIN_MS, ms));
+}
+
+function epochMs(date: Date): number {
+  const ms = date instanceof Date ? date.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new Error('activity time must be a valid Date');
+  return ms;
+}
+
+function statusOf(e: unknown): number | undefined {
+  return typeof e === 'object' && e !== null ? (e as { statusCode?: number }).statusCode : undefined;
+}

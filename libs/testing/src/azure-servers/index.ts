@@ -1,0 +1,2 @@
+export * from './azurite';
+export * from './cosmos-server';
