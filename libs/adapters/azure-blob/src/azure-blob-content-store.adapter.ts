@@ -8,13 +8,15 @@ import {
 } from '@azure/storage-blob';
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import {
+  assertBlobPath,
+  assertBlobPrefix,
   BlobProperties,
   BlobTier,
   ContentStore,
   PreconditionFailedError,
   PutBlobOptions,
 } from '@twinstore/application';
-import { assertBlobMetadata, assertBlobPath, assertBlobPrefix } from './blob-path';
+import { assertBlobMetadata } from './blob-path';
 
 export interface AzureBlobContentStoreOptions {
   /** Account key or SAS connection string (Azurite's included). Takes precedence over accountUrl. */

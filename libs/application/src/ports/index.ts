@@ -6,3 +6,4 @@ export * from './content-store.port';
 export * from './event-bus.port';
 export * from './search-index.port';
 export * from './highlight';
+export * from './blob-path';
