@@ -9,4 +9,5 @@ export * from './free-port';
 export * from './processes';
 export * from './redis-server';
 export * from './search-server';
+export * from './service-bus-broker';
 export * from './temp-dir';
