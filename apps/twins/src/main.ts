@@ -4,6 +4,7 @@ import { SERVICES, ServiceName, startCommand } from './commands/start.command';
 import { statusCommand } from './commands/status.command';
 import { loadCommand } from './commands/load.command';
 import { benchCommand } from './commands/bench.command';
+import { DlqAction, dlqCommand, DlqUsageError } from './commands/dlq.command';
 
 const USAGE = `usage: twins <command> [options]
 
@@ -12,6 +13,8 @@ commands:
   load --count N [--concurrency 32] [--url http://127.0.0.1:8080] [--seed 1] [--batch 0] [--verify]
                                                               post N synthetic personas through the HTTP API
   status [--json]                                             backlog and dead letters per subscription, store counts
+  dlq list|show|redrive|purge [--subscription NAME] [--id ID]... [--limit N] [--json] [--yes]
+                                                              dead-letter queues of the subscriptions
   bench [--count 10000] [--concurrency 32] [--queries 400]    end-to-end ingest vs raw FTS5, search p50/p99
 
 configuration comes from TWINS_* environment variables (see README).`;
@@ -54,6 +57,34 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
       await statusCommand({ json: values.json! });
       return 0;
+    }
+    case 'dlq': {
+      const [action, ...flags] = rest;
+      if (!['list', 'show', 'redrive', 'purge'].includes(action))
+        return usage('dlq needs list, show, redrive or purge');
+      const { values } = parseArgs({
+        args: flags,
+        options: {
+          subscription: { type: 'string' },
+          id: { type: 'string', multiple: true },
+          limit: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          yes: { type: 'boolean', default: false },
+        },
+      });
+      try {
+        return await dlqCommand({
+          action: action as DlqAction,
+          subscription: values.subscription,
+          messageIds: values.id,
+          limit: values.limit ? Number(values.limit) : undefined,
+          json: values.json,
+          yes: values.yes,
+        });
+      } catch (e) {
+        if (e instanceof DlqUsageError) return usage(e.message);
+        throw e;
+      }
     }
     case 'bench': {
       const { values } = parseArgs({

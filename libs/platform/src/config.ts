@@ -8,7 +8,36 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 /** Every `TWINS_*` setting, with defaults. Parsed once at boot; every invalid key reported at once. */
 const envSchema = z.object({
-  TWINS_PROFILE: z.enum(['embedded']).default('embedded'),
+  TWINS_PROFILE: z.enum(['embedded', 'azure']).default('embedded'),
+  TWINS_CONTENT_STORE: z.enum(['fs', 'azure-blob']).optional(),
+  TWINS_CATALOG: z.enum(['sqlite', 'cosmos']).optional(),
+  TWINS_SEARCH: z.enum(['sqlite', 'azure-search']).optional(),
+  TWINS_EVENT_BUS: z.enum(['sqlite', 'service-bus']).optional(),
+  TWINS_ACTIVITY_STORE: z.enum(['sqlite', 'azure-table']).optional(),
+  TWINS_AZURE_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+  TWINS_AZURE_BLOB_ACCOUNT_URL: z.url().optional(),
+  TWINS_AZURE_TABLE_ENDPOINT: z.url().optional(),
+  TWINS_AZURE_BLOB_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid container name')
+    .default('twins'),
+  TWINS_AZURE_TABLE_NAME: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a valid table name')
+    .default('twinactivity'),
+  TWINS_AZURE_COSMOS_ENDPOINT: z.url().optional(),
+  TWINS_AZURE_COSMOS_KEY: z.string().min(1).optional(),
+  TWINS_AZURE_COSMOS_DATABASE: z.string().min(1).max(255).default('twinstore'),
+  TWINS_AZURE_SEARCH_ENDPOINT: z.url().optional(),
+  TWINS_AZURE_SEARCH_KEY: z.string().min(1).optional(),
+  TWINS_AZURE_SEARCH_INDEX: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,126}[a-z0-9]$/, 'must be a valid index name')
+    .default('digital-twins'),
+  TWINS_AZURE_SERVICEBUS_CONNECTION_STRING: z.string().min(1).optional(),
+  TWINS_AZURE_SERVICEBUS_NAMESPACE: z.string().min(1).optional(),
+  TWINS_AZURE_SERVICEBUS_TOPIC: z.string().min(1).max(260).default('twin-events'),
+  TWINS_AZURE_ALLOW_INSECURE: bool.default(false),
   TWINS_PORT: int(0, 65535).default(8080),
   TWINS_HOST: z.string().min(1).default('127.0.0.1'),
   TWINS_DATA_DIR: z.string().min(1).default('./data'),
@@ -35,8 +64,43 @@ const envSchema = z.object({
 /** Every setting's name. */
 export const CONFIG_KEYS = Object.keys(envSchema.shape);
 
+export type ContentStoreKind = 'fs' | 'azure-blob';
+export type CatalogKind = 'sqlite' | 'cosmos';
+export type SearchKind = 'sqlite' | 'azure-search';
+export type EventBusKind = 'sqlite' | 'service-bus';
+export type ActivityStoreKind = 'sqlite' | 'azure-table';
+
+/** Connection settings of the Azure services; absent keys mean DefaultAzureCredential (managed identity). */
+export interface AzureSettings {
+  storageConnectionString?: string;
+  blobAccountUrl?: string;
+  tableEndpoint?: string;
+  blobContainer: string;
+  tableName: string;
+  cosmosEndpoint?: string;
+  cosmosKey?: string;
+  cosmosDatabase: string;
+  searchEndpoint?: string;
+  searchKey?: string;
+  searchIndex: string;
+  serviceBusConnectionString?: string;
+  serviceBusNamespace?: string;
+  serviceBusTopic: string;
+  /** Plain http to local stand-ins (Azurite, test servers); never in production. */
+  allowInsecure: boolean;
+}
+
 export type TwinsConfig = {
-  profile: 'embedded';
+  profile: 'embedded' | 'azure';
+  /** Each port picks its backend on its own; the profile gives the defaults. */
+  adapters: {
+    contentStore: ContentStoreKind;
+    catalog: CatalogKind;
+    search: SearchKind;
+    eventBus: EventBusKind;
+    activityStore: ActivityStoreKind;
+  };
+  azure: AzureSettings;
   port: number;
   host: string;
   dataDir: string;
@@ -76,11 +140,68 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  if (e.TWINS_TIER_COLD_AFTER_DAYS <= e.TWINS_TIER_WARM_AFTER_DAYS) {
-    throw new ConfigError(['TWINS_TIER_COLD_AFTER_DAYS: must be greater than TWINS_TIER_WARM_AFTER_DAYS']);
-  }
+  const azure = e.TWINS_PROFILE === 'azure';
+  const adapters = {
+    contentStore: e.TWINS_CONTENT_STORE ?? (azure ? 'azure-blob' : 'fs'),
+    catalog: e.TWINS_CATALOG ?? (azure ? 'cosmos' : 'sqlite'),
+    search: e.TWINS_SEARCH ?? (azure ? 'azure-search' : 'sqlite'),
+    eventBus: e.TWINS_EVENT_BUS ?? (azure ? 'service-bus' : 'sqlite'),
+    activityStore: e.TWINS_ACTIVITY_STORE ?? (azure ? 'azure-table' : 'sqlite'),
+  } as const;
+  const missing = (when: boolean, message: string) => (when ? [message] : []);
+  const semantic = [
+    ...missing(
+      e.TWINS_TIER_COLD_AFTER_DAYS <= e.TWINS_TIER_WARM_AFTER_DAYS,
+      'TWINS_TIER_COLD_AFTER_DAYS: must be greater than TWINS_TIER_WARM_AFTER_DAYS',
+    ),
+    ...missing(
+      adapters.contentStore === 'azure-blob' &&
+        !e.TWINS_AZURE_STORAGE_CONNECTION_STRING &&
+        !e.TWINS_AZURE_BLOB_ACCOUNT_URL,
+      'TWINS_AZURE_STORAGE_CONNECTION_STRING or TWINS_AZURE_BLOB_ACCOUNT_URL: required by the azure-blob content store',
+    ),
+    ...missing(
+      adapters.activityStore === 'azure-table' &&
+        !e.TWINS_AZURE_STORAGE_CONNECTION_STRING &&
+        !e.TWINS_AZURE_TABLE_ENDPOINT,
+      'TWINS_AZURE_STORAGE_CONNECTION_STRING or TWINS_AZURE_TABLE_ENDPOINT: required by the azure-table activity store',
+    ),
+    ...missing(
+      adapters.catalog === 'cosmos' && !e.TWINS_AZURE_COSMOS_ENDPOINT,
+      'TWINS_AZURE_COSMOS_ENDPOINT: required by the cosmos catalog',
+    ),
+    ...missing(
+      adapters.search === 'azure-search' && !e.TWINS_AZURE_SEARCH_ENDPOINT,
+      'TWINS_AZURE_SEARCH_ENDPOINT: required by the azure-search index',
+    ),
+    ...missing(
+      adapters.eventBus === 'service-bus' &&
+        !e.TWINS_AZURE_SERVICEBUS_CONNECTION_STRING &&
+        !e.TWINS_AZURE_SERVICEBUS_NAMESPACE,
+      'TWINS_AZURE_SERVICEBUS_CONNECTION_STRING or TWINS_AZURE_SERVICEBUS_NAMESPACE: required by the service-bus event bus',
+    ),
+  ];
+  if (semantic.length > 0) throw new ConfigError(semantic);
   return {
     profile: e.TWINS_PROFILE,
+    adapters,
+    azure: {
+      storageConnectionString: e.TWINS_AZURE_STORAGE_CONNECTION_STRING,
+      blobAccountUrl: e.TWINS_AZURE_BLOB_ACCOUNT_URL,
+      tableEndpoint: e.TWINS_AZURE_TABLE_ENDPOINT,
+      blobContainer: e.TWINS_AZURE_BLOB_CONTAINER,
+      tableName: e.TWINS_AZURE_TABLE_NAME,
+      cosmosEndpoint: e.TWINS_AZURE_COSMOS_ENDPOINT,
+      cosmosKey: e.TWINS_AZURE_COSMOS_KEY,
+      cosmosDatabase: e.TWINS_AZURE_COSMOS_DATABASE,
+      searchEndpoint: e.TWINS_AZURE_SEARCH_ENDPOINT,
+      searchKey: e.TWINS_AZURE_SEARCH_KEY,
+      searchIndex: e.TWINS_AZURE_SEARCH_INDEX,
+      serviceBusConnectionString: e.TWINS_AZURE_SERVICEBUS_CONNECTION_STRING,
+      serviceBusNamespace: e.TWINS_AZURE_SERVICEBUS_NAMESPACE,
+      serviceBusTopic: e.TWINS_AZURE_SERVICEBUS_TOPIC,
+      allowInsecure: e.TWINS_AZURE_ALLOW_INSECURE,
+    },
     port: e.TWINS_PORT,
     host: e.TWINS_HOST,
     dataDir: isAbsolute(e.TWINS_DATA_DIR) ? e.TWINS_DATA_DIR : resolve(cwd, e.TWINS_DATA_DIR),
@@ -105,7 +226,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 /** The settings as a table for the README and `twins config`: name, default, meaning. */
 export const CONFIG_DOC: [string, string, string][] = [
-  ['TWINS_PROFILE', 'embedded', 'deployment profile (embedded: nothing to install)'],
+  ['TWINS_PROFILE', 'embedded', 'embedded (nothing to install) or azure: the default backend of every port'],
+  ['TWINS_CONTENT_STORE', '(profile)', 'fs or azure-blob'],
+  ['TWINS_CATALOG', '(profile)', 'sqlite or cosmos'],
+  ['TWINS_SEARCH', '(profile)', 'sqlite or azure-search'],
+  ['TWINS_EVENT_BUS', '(profile)', 'sqlite or service-bus'],
+  ['TWINS_ACTIVITY_STORE', '(profile)', 'sqlite or azure-table'],
+  [
+    'TWINS_AZURE_STORAGE_CONNECTION_STRING',
+    '(unset)',
+    'Blob and Table connection string (or the two URLs below with managed identity)',
+  ],
+  [
+    'TWINS_AZURE_BLOB_ACCOUNT_URL',
+    '(unset)',
+    'https://ACCOUNT.blob.core.windows.net, with DefaultAzureCredential',
+  ],
+  [
+    'TWINS_AZURE_TABLE_ENDPOINT',
+    '(unset)',
+    'https://ACCOUNT.table.core.windows.net, with DefaultAzureCredential',
+  ],
+  ['TWINS_AZURE_BLOB_CONTAINER', 'twins', 'container holding digital-twins/ and persona-images/'],
+  ['TWINS_AZURE_TABLE_NAME', 'twinactivity', 'table of tiering bookkeeping'],
+  ['TWINS_AZURE_COSMOS_ENDPOINT', '(unset)', 'Cosmos DB account endpoint'],
+  ['TWINS_AZURE_COSMOS_KEY', '(unset)', 'Cosmos DB key; unset: DefaultAzureCredential'],
+  ['TWINS_AZURE_COSMOS_DATABASE', 'twinstore', 'Cosmos DB database (container twins)'],
+  ['TWINS_AZURE_SEARCH_ENDPOINT', '(unset)', 'AI Search endpoint'],
+  ['TWINS_AZURE_SEARCH_KEY', '(unset)', 'AI Search admin key; unset: DefaultAzureCredential'],
+  ['TWINS_AZURE_SEARCH_INDEX', 'digital-twins', 'AI Search index name'],
+  ['TWINS_AZURE_SERVICEBUS_CONNECTION_STRING', '(unset)', 'Service Bus connection string'],
+  [
+    'TWINS_AZURE_SERVICEBUS_NAMESPACE',
+    '(unset)',
+    'NAMESPACE.servicebus.windows.net, with DefaultAzureCredential',
+  ],
+  ['TWINS_AZURE_SERVICEBUS_TOPIC', 'twin-events', 'topic with one subscription per consumer'],
+  [
+    'TWINS_AZURE_ALLOW_INSECURE',
+    'false',
+    'allow plain http to local stand-ins (Azurite, emulators, test servers)',
+  ],
   ['TWINS_PORT', '8080', 'HTTP port of the ingest API (0 = any free port)'],
   ['TWINS_HOST', '127.0.0.1', 'address the HTTP servers bind to'],
   ['TWINS_DATA_DIR', './data', 'embedded profile: directory for blobs, SQLite databases and the event bus'],

@@ -51,6 +51,47 @@ describe('configuration', () => {
     }
   });
 
+  it('on the azure profile, lists every missing connection setting at once', () => {
+    try {
+      loadConfig({ TWINS_PROFILE: 'azure' });
+      expect.unreachable();
+    } catch (e) {
+      const problems = (e as ConfigError).problems.join('\n');
+      for (const key of [
+        'TWINS_AZURE_BLOB_ACCOUNT_URL',
+        'TWINS_AZURE_TABLE_ENDPOINT',
+        'TWINS_AZURE_COSMOS_ENDPOINT',
+        'TWINS_AZURE_SEARCH_ENDPOINT',
+        'TWINS_AZURE_SERVICEBUS_NAMESPACE',
+      ]) {
+        expect(problems).toContain(key);
+      }
+    }
+  });
+
+  it('lets each port pick its backend on its own', () => {
+    const c = loadConfig({
+      TWINS_PROFILE: 'azure',
+      TWINS_AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      TWINS_CATALOG: 'sqlite',
+      TWINS_SEARCH: 'sqlite',
+      TWINS_EVENT_BUS: 'sqlite',
+    });
+    expect(c.adapters).toEqual({
+      contentStore: 'azure-blob',
+      catalog: 'sqlite',
+      search: 'sqlite',
+      eventBus: 'sqlite',
+      activityStore: 'azure-table',
+    });
+    expect(
+      loadConfig({
+        TWINS_SEARCH: 'azure-search',
+        TWINS_AZURE_SEARCH_ENDPOINT: 'https://s.search.windows.net',
+      }).adapters.search,
+    ).toBe('azure-search');
+  });
+
   it('refuses tier thresholds in the wrong order', () => {
     expect(() => loadConfig({ TWINS_TIER_WARM_AFTER_DAYS: '400' })).toThrow(ConfigError);
   });

@@ -7,3 +7,4 @@ export * from './runtime';
 export * from './runtime.types';
 export * from './tiering-scheduler';
 export * from './worker';
+export * from './adapters';

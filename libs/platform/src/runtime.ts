@@ -1,28 +1,16 @@
-import { join } from 'node:path';
 import {
   AccessRecorder,
   Clock,
-  CONSUMERS,
   DeleteTwinUseCase,
   GetTwinMetadataUseCase,
   GetTwinUseCase,
-  MAX_DELIVERY_COUNT,
   SaveTwinUseCase,
   SearchTwinsUseCase,
   systemClock,
-  TwinCache,
 } from '@twinstore/application';
-import {
-  MemoryTwinCache,
-  openFsContentStore,
-  openSqliteActivityStore,
-  openSqliteCatalog,
-  openSqliteEventBus,
-  openSqliteSearchIndex,
-} from '@twinstore/adapters-embedded';
-import { RedisTwinCache } from '@twinstore/adapters-redis';
 import { VersionGenerator } from '@twinstore/domain';
 import type { Logger } from 'pino';
+import { createAdapters } from './adapters';
 import { TwinsConfig } from './config';
 import { createLogger } from './logger';
 import { createMetricsRegistry } from './metrics';
@@ -35,36 +23,12 @@ export interface RuntimeOptions {
   logger?: Logger;
 }
 
-/** Where the embedded profile keeps each store under TWINS_DATA_DIR. */
-export function embeddedLayout(dataDir: string) {
-  return {
-    blobs: join(dataDir, 'blobs'),
-    catalog: join(dataDir, 'catalog.db'),
-    search: join(dataDir, 'search.db'),
-    bus: join(dataDir, 'bus.db'),
-    activity: join(dataDir, 'activity.db'),
-  };
-}
-
 /** The composition root: builds every adapter from the configuration and wires the use cases. */
 export async function createRuntime(config: TwinsConfig, options: RuntimeOptions): Promise<TwinsRuntime> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, service: options.service });
   const metrics = createMetricsRegistry(options.service);
-  const layout = embeddedLayout(config.dataDir);
-
-  const content = openFsContentStore({ dir: layout.blobs });
-  const catalog = openSqliteCatalog({ file: layout.catalog });
-  const search = openSqliteSearchIndex({ file: layout.search });
-  const activity = openSqliteActivityStore({ file: layout.activity });
-  const bus = openSqliteEventBus({
-    file: layout.bus,
-    subscriptions: CONSUMERS,
-    maxDeliveryCount: MAX_DELIVERY_COUNT,
-  });
-  const cache: TwinCache = config.redisUrl
-    ? new RedisTwinCache({ url: config.redisUrl })
-    : new MemoryTwinCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
+  const { content, catalog, search, activity, bus, cache } = await createAdapters(config, logger);
 
   const versions = new VersionGenerator(() => clock.now());
   const access = new AccessRecorder(bus, clock, config.accessFlushMs);

@@ -64,5 +64,9 @@ export interface DeadLetteredMessage {
 export interface EventBusAdmin {
   stats(): Promise<SubscriptionStats[]>;
   listDeadLetters(subscription: string, options?: { limit?: number }): Promise<DeadLetteredMessage[]>;
+  /** Send dead-lettered messages (all, or those ids) back to their subscription; returns how many. */
+  redrive(subscription: string, messageIds?: readonly string[]): Promise<number>;
+  /** Drop every dead-lettered message of the subscription; returns how many. */
+  purgeDeadLetters(subscription: string): Promise<number>;
   close(): Promise<void>;
 }

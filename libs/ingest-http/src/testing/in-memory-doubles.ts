@@ -200,5 +200,7 @@ export const unusedSubscriber: EventSubscriber = {
 export const unusedBusAdmin: EventBusAdmin = {
   stats: unused('bus admin'),
   listDeadLetters: unused('bus admin'),
+  redrive: unused('bus admin'),
+  purgeDeadLetters: unused('bus admin'),
   close: async () => undefined,
 };

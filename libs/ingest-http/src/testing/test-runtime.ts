@@ -11,7 +11,7 @@ import {
   WriterHandler,
 } from '@twinstore/application';
 import { VersionGenerator } from '@twinstore/domain';
-import type { DependencyCheck, TwinsConfig, TwinsRuntime } from '@twinstore/platform';
+import { type DependencyCheck, loadConfig, type TwinsConfig, type TwinsRuntime } from '@twinstore/platform';
 import {
   InMemoryCache,
   InMemoryCatalog,
@@ -24,20 +24,15 @@ import {
 } from './in-memory-doubles';
 
 export const TEST_CONFIG: TwinsConfig = {
-  profile: 'embedded',
+  ...loadConfig({ TWINS_DATA_DIR: '/nonexistent/unused-by-unit-tests' }),
   port: 0,
-  host: '127.0.0.1',
-  dataDir: '/nonexistent/unused-by-unit-tests',
   bodyLimitBytes: 64 * 1024,
   batchMaxItems: 5,
   logLevel: 'debug',
   consumerConcurrency: 4,
   cache: { maxEntries: 100, maxBytes: 1024 * 1024 },
-  tiering: { warmAfterDays: 30, coldAfterDays: 365, sweepIntervalSeconds: 3600 },
   accessFlushMs: 0,
   shutdownDeadlineMs: 1000,
-  docsEnabled: true,
-  metricsEnabled: true,
 };
 
 export interface TestRuntime {
