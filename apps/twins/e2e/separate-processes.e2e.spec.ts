@@ -1,22 +1,22 @@
-import {
-  openSqliteActivityStore,
-  openSqliteCatalog,
-  openSqliteSearchIndex,
-  openFsContentStore,
-} from '@twinstore/adapters-embedded';
-import { RedisTwinCache } from '@twinstore/adapters-redis';
+import { CosmosClient } from '@azure/cosmos';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { metadataPath } from '@twinstore/domain';
 import { generatePersona } from '@twinstore/personas';
-import { embeddedLayout } from '@twinstore/platform';
+import { createAdapters, loadConfig } from '@twinstore/platform';
 import {
   buildAppsForTest,
   freePort,
   makeTempDir,
   ServiceProcess,
   spawnService,
+  startAzurite,
+  startCosmosServer,
   startRedisServer,
+  startSearchTestServer,
+  startServiceBusTestBroker,
   waitFor,
 } from '@twinstore/testing';
+import pino from 'pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCommand } from '../src/commands/load.command';
@@ -26,9 +26,100 @@ const SEED = 7;
 const WORKERS = ['writer', 'indexer', 'cache-warmer', 'tiering'] as const;
 const devNull = new Writable({ write: (_c, _e, cb) => cb() });
 
-describe('the five services as separate processes sharing one data directory', () => {
+interface Backends {
+  /** TWINS_* settings that point the services at these backends. */
+  env: Record<string, string>;
+  /** Checks only this profile can make: where and how the stores keep the twins. */
+  checkLayout(count: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Embedded: one data directory shared by every process; nothing else to start. */
+const embedded = async (): Promise<Backends> => ({
+  env: {},
+  checkLayout: async () => {},
+  stop: async () => {},
+});
+
+/** Azure: every port on its Azure adapter, against Azurite, cosmosdb-server and the wire-true test servers. */
+const azure = async (): Promise<Backends> => {
+  const [azurite, cosmos, search, bus] = await Promise.all([
+    startAzurite(),
+    startCosmosServer(),
+    startSearchTestServer(),
+    startServiceBusTestBroker(),
+  ]);
+  return {
+    env: {
+      TWINS_PROFILE: 'azure',
+      TWINS_AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      TWINS_AZURE_COSMOS_ENDPOINT: cosmos.endpoint,
+      TWINS_AZURE_COSMOS_KEY: cosmos.key,
+      TWINS_AZURE_SEARCH_ENDPOINT: search.endpoint,
+      TWINS_AZURE_SEARCH_KEY: search.apiKey,
+      TWINS_AZURE_SERVICEBUS_CONNECTION_STRING: bus.connectionString,
+      TWINS_AZURE_ALLOW_INSECURE: 'true',
+    },
+    async checkLayout(count) {
+      // the seed's blob layout, exactly
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+        'twins',
+      );
+      const names: string[] = [];
+      for await (const blob of container.listBlobsFlat()) names.push(blob.name);
+      const content = names.filter((n) =>
+        /^digital-twins\/\d{4}\/\d{2}\/\d{2}\/[A-Za-z0-9][A-Za-z0-9_-]*\.md$/.test(n),
+      );
+      const pointers = names.filter((n) =>
+        /^digital-twins\/metadata\/[A-Za-z0-9][A-Za-z0-9_-]*\.json$/.test(n),
+      );
+      expect(content).toHaveLength(count);
+      expect(pointers).toHaveLength(count);
+      expect(names).toHaveLength(content.length + pointers.length);
+      // the seed's minimal Cosmos document
+      const client = new CosmosClient({
+        endpoint: cosmos.endpoint,
+        key: cosmos.key,
+        connectionPolicy: { enableEndpointDiscovery: false },
+      });
+      const { resources } = await client
+        .database('twinstore')
+        .container('twins')
+        .items.query<Record<string, unknown>>('SELECT TOP 50 * FROM c')
+        .fetchAll();
+      expect(resources.length).toBeGreaterThan(0);
+      for (const doc of resources) {
+        for (const field of [
+          'id',
+          'partition_key',
+          'lead_classification',
+          'age',
+          'income',
+          'location',
+          'last_updated',
+          'blob_path',
+          'search_tags',
+          'version',
+        ]) {
+          expect(doc).toHaveProperty(field);
+        }
+        expect(doc.blob_path).toMatch(/^digital-twins\/\d{4}\/\d{2}\/\d{2}\/.+\.md$/);
+      }
+    },
+    async stop() {
+      await Promise.allSettled([azurite.stop(), cosmos.stop(), search.stop(), bus.stop()]);
+    },
+  };
+};
+
+describe.each([
+  { profile: 'embedded', backends: embedded },
+  { profile: 'azure', backends: azure },
+])('the five services as separate processes on the $profile profile', ({ backends: startBackends }) => {
   let dataDir: { dir: string; cleanup(): Promise<void> };
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  let backends: Backends;
+  let env: Record<string, string>;
   let services: ServiceProcess[] = [];
   let baseUrl: string;
   const personas = Array.from({ length: COUNT }, (_, i) => generatePersona(SEED + i));
@@ -44,7 +135,9 @@ describe('the five services as separate processes sharing one data directory', (
     redis = await startRedisServer();
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
-    const env = {
+    backends = await startBackends();
+    env = {
+      ...backends.env,
       TWINS_DATA_DIR: dataDir.dir,
       TWINS_PORT: String(port),
       TWINS_REDIS_URL: redis.url,
@@ -60,14 +153,21 @@ describe('the five services as separate processes sharing one data directory', (
         spawnService(buildDir, worker, [], { ...env, TWINS_MANAGEMENT_PORT: String(management) }),
       );
     }
-    for (const url of [baseUrl, ...managementUrls]) {
-      await waitFor(`${url}/readyz`, async () => (await fetch(`${url}/readyz`)).status === 200, 30_000);
+    try {
+      for (const url of [baseUrl, ...managementUrls]) {
+        await waitFor(`${url}/readyz`, async () => (await fetch(`${url}/readyz`)).status === 200, 60_000);
+      }
+    } catch (e) {
+      // say why: the services' own last words
+      const tails = services.map((s) => `--- ${s.name}\n${s.output().slice(-2000)}`).join('\n');
+      throw new Error(`${(e as Error).message}\n${tails}`);
     }
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
     await redis?.stop();
+    await backends?.stop();
     await dataDir?.cleanup();
   });
 
@@ -99,6 +199,7 @@ describe('the five services as separate processes sharing one data directory', (
         return true;
       });
     }
+    await backends.checkLayout(COUNT);
   }, 300_000);
 
   it('finds them by search with filters and facet counts that match the loaded data', async () => {
@@ -144,26 +245,29 @@ describe('the five services as separate processes sharing one data directory', (
       return total === COUNT - 1 && meta.status === 404;
     });
 
-    const layout = embeddedLayout(dataDir.dir);
-    const content = openFsContentStore({ dir: layout.blobs });
-    const catalog = openSqliteCatalog({ file: layout.catalog });
-    const search = openSqliteSearchIndex({ file: layout.search });
-    const activity = openSqliteActivityStore({ file: layout.activity });
-    const cache = new RedisTwinCache({ url: redis.url });
+    // open the stores through the same composition the services use, so this works on either profile
+    const stores = await createAdapters(loadConfig(env), pino({ level: 'silent' }));
     try {
       const blobs: string[] = [];
-      for await (const b of content.list('digital-twins/'))
+      for await (const b of stores.content.list('digital-twins/'))
         if (b.path.includes(victim.leadId)) blobs.push(b.path);
       expect(blobs).toEqual([]);
-      expect(await content.head(metadataPath(victim.leadId))).toBeNull();
-      expect(await catalog.get(victim.leadId)).toBeNull();
-      expect(await search.version(victim.leadId)).toBeNull();
-      await waitFor('tiering forgets it', async () => (await activity.get(victim.leadId)) === null);
-      expect(await cache.get(victim.leadId)).toBeNull();
+      expect(await stores.content.head(metadataPath(victim.leadId))).toBeNull();
+      expect(await stores.catalog.get(victim.leadId)).toBeNull();
+      expect(await stores.search.version(victim.leadId)).toBeNull();
+      await waitFor('tiering forgets it', async () => (await stores.activity.get(victim.leadId)) === null);
+      expect(await stores.cache.get(victim.leadId)).toBeNull();
       // the others are untouched
-      expect(await catalog.count()).toBe(COUNT - 1);
+      expect(await stores.catalog.count()).toBe(COUNT - 1);
     } finally {
-      await Promise.all([content.close(), catalog.close(), search.close(), activity.close(), cache.close()]);
+      await Promise.all([
+        stores.content.close(),
+        stores.catalog.close(),
+        stores.search.close(),
+        stores.activity.close(),
+        stores.cache.close(),
+        stores.bus.close(),
+      ]);
     }
   }, 60_000);
 

@@ -50,17 +50,29 @@ export async function syncSubscriptionRules(
     for await (const rule of manager.listRules()) existing.set(rule.name, rule);
     const desired = desiredRules(subscription, types);
     let changed = false;
+    // Replicas of every consumer start together and sync the same rules: an operation that fails because
+    // another process already did it counts as done (checked against the rules as they are now).
+    const ruleNow = async (name: string) => {
+      for await (const rule of manager.listRules()) if (rule.name === name) return rule;
+      return undefined;
+    };
     for (const rule of desired) {
       const current = existing.get(rule.name);
       if (current && sameFilter(current.filter, rule.filter)) continue;
-      if (current) await manager.deleteRule(rule.name);
-      await manager.createRule(rule.name, rule.filter);
+      if (current)
+        await manager
+          .deleteRule(rule.name)
+          .catch(async (e) => (await ruleNow(rule.name)) && Promise.reject(e));
+      await manager.createRule(rule.name, rule.filter).catch(async (e) => {
+        const now = await ruleNow(rule.name);
+        if (!now || !sameFilter(now.filter, rule.filter)) throw e;
+      });
       changed = true;
     }
     const wanted = new Set(desired.map((r) => r.name));
     for (const name of existing.keys()) {
       if (wanted.has(name)) continue;
-      await manager.deleteRule(name);
+      await manager.deleteRule(name).catch(async (e) => (await ruleNow(name)) && Promise.reject(e));
       changed = true;
     }
     return { changed };
