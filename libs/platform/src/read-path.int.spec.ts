@@ -57,6 +57,20 @@ describe('reading twins', () => {
     expect((await runtime.useCases.get.execute('cool-one', { minVersion: version })).tier).toBe('warm');
   });
 
+  it('loads a missing twin once however many readers ask at the same moment (no stampede)', async () => {
+    const { version } = await save('popular', 'everyone wants me', 'cold'); // cold: never cached
+    await drain('writer');
+    let reads = 0;
+    const get = runtime.content.get.bind(runtime.content);
+    runtime.content.get = (path) => {
+      reads++;
+      return get(path);
+    };
+    const twins = await Promise.all(Array.from({ length: 50 }, () => runtime.useCases.get.execute('popular')));
+    expect(twins.every((t) => t.version === version)).toBe(true);
+    expect(reads).toBe(1);
+  });
+
   it('still serves reads when the cache fails', async () => {
     const { version } = await save('no-cache', 'still here');
     await drain('writer');
