@@ -119,6 +119,7 @@ export async function createAdapters(config: TwinsConfig, logger: Logger): Promi
           connectionString: az.serviceBusConnectionString,
           fullyQualifiedNamespace: az.serviceBusNamespace,
           topic: az.serviceBusTopic,
+          syncRules: az.serviceBusSyncRules,
           subscriptions: CONSUMERS,
           maxDeliveryCount: MAX_DELIVERY_COUNT,
           logger: busLogger,

@@ -37,6 +37,7 @@ const envSchema = z.object({
   TWINS_AZURE_SERVICEBUS_CONNECTION_STRING: z.string().min(1).optional(),
   TWINS_AZURE_SERVICEBUS_NAMESPACE: z.string().min(1).optional(),
   TWINS_AZURE_SERVICEBUS_TOPIC: z.string().min(1).max(260).default('twin-events'),
+  TWINS_AZURE_SERVICEBUS_SYNC_RULES: bool.default(true),
   TWINS_AZURE_ALLOW_INSECURE: bool.default(false),
   TWINS_PORT: int(0, 65535).default(8080),
   TWINS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -86,6 +87,8 @@ export interface AzureSettings {
   serviceBusConnectionString?: string;
   serviceBusNamespace?: string;
   serviceBusTopic: string;
+  /** Make each subscription's rules route exactly its event types at start (off when infrastructure owns them). */
+  serviceBusSyncRules: boolean;
   /** Plain http to local stand-ins (Azurite, test servers); never in production. */
   allowInsecure: boolean;
 }
@@ -200,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       serviceBusConnectionString: e.TWINS_AZURE_SERVICEBUS_CONNECTION_STRING,
       serviceBusNamespace: e.TWINS_AZURE_SERVICEBUS_NAMESPACE,
       serviceBusTopic: e.TWINS_AZURE_SERVICEBUS_TOPIC,
+      serviceBusSyncRules: e.TWINS_AZURE_SERVICEBUS_SYNC_RULES,
       allowInsecure: e.TWINS_AZURE_ALLOW_INSECURE,
     },
     port: e.TWINS_PORT,
@@ -262,6 +266,11 @@ export const CONFIG_DOC: [string, string, string][] = [
     'NAMESPACE.servicebus.windows.net, with DefaultAzureCredential',
   ],
   ['TWINS_AZURE_SERVICEBUS_TOPIC', 'twin-events', 'topic with one subscription per consumer'],
+  [
+    'TWINS_AZURE_SERVICEBUS_SYNC_RULES',
+    'true',
+    'set subscription rules to route each consumer only its event types at start',
+  ],
   [
     'TWINS_AZURE_ALLOW_INSECURE',
     'false',
