@@ -273,7 +273,8 @@ describe('docker-compose.yml', () => {
     const env = resolvedEnvironment('servicebus');
     expect(env.ACCEPT_EULA).toBe('Y');
     const sql = service(env.SQL_SERVER);
-    expect(sql.image).toMatch(/^mcr\.microsoft\.com\/azure-sql-edge:/);
+    // Azure SQL Edge was retired in 2025; the emulator runs on SQL Server 2022
+    expect(sql.image).toMatch(/^mcr\.microsoft\.com\/mssql\/server:2022-/);
     expect(Object.keys(dependenciesOf(bus))).toContain(env.SQL_SERVER);
     const sqlEnv = resolvedEnvironment(env.SQL_SERVER);
     expect(env.MSSQL_SA_PASSWORD).toBe(sqlEnv.MSSQL_SA_PASSWORD);

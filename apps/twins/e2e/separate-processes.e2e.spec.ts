@@ -9,11 +9,8 @@ import {
   makeTempDir,
   ServiceProcess,
   spawnService,
-  startAzurite,
-  startCosmosServer,
+  startAzureTestBackends,
   startRedisServer,
-  startSearchTestServer,
-  startServiceBusTestBroker,
   waitFor,
 } from '@twinstore/testing';
 import pino from 'pino';
@@ -41,25 +38,15 @@ const embedded = async (): Promise<Backends> => ({
   stop: async () => {},
 });
 
-/** Azure: every port on its Azure adapter, against Azurite, cosmosdb-server and the wire-true test servers. */
+/**
+ * Azure: every port on its Azure adapter, against the emulators in containers when a Docker engine is reachable,
+ * else Azurite, cosmosdb-server and the wire-true AI Search and Service Bus test servers in this process.
+ */
 const azure = async (): Promise<Backends> => {
-  const [azurite, cosmos, search, bus] = await Promise.all([
-    startAzurite(),
-    startCosmosServer(),
-    startSearchTestServer(),
-    startServiceBusTestBroker(),
-  ]);
+  const started = await startAzureTestBackends();
+  const { azurite, cosmos } = started;
   return {
-    env: {
-      TWINS_PROFILE: 'azure',
-      TWINS_AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-      TWINS_AZURE_COSMOS_ENDPOINT: cosmos.endpoint,
-      TWINS_AZURE_COSMOS_KEY: cosmos.key,
-      TWINS_AZURE_SEARCH_ENDPOINT: search.endpoint,
-      TWINS_AZURE_SEARCH_KEY: search.apiKey,
-      TWINS_AZURE_SERVICEBUS_CONNECTION_STRING: bus.connectionString,
-      TWINS_AZURE_ALLOW_INSECURE: 'true',
-    },
+    env: started.env,
     async checkLayout(count) {
       // the seed's blob layout, exactly
       const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
@@ -106,9 +93,7 @@ const azure = async (): Promise<Backends> => {
         expect(doc.blob_path).toMatch(/^digital-twins\/\d{4}\/\d{2}\/\d{2}\/.+\.md$/);
       }
     },
-    async stop() {
-      await Promise.allSettled([azurite.stop(), cosmos.stop(), search.stop(), bus.stop()]);
-    },
+    stop: () => started.stop(),
   };
 };
 

@@ -11,3 +11,4 @@ export * from './redis-server';
 export * from './search-server';
 export * from './service-bus-broker';
 export * from './temp-dir';
+export * from './backends';
