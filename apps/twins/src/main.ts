@@ -5,6 +5,8 @@ import { statusCommand } from './commands/status.command';
 import { loadCommand } from './commands/load.command';
 import { benchCommand } from './commands/bench.command';
 import { DlqAction, dlqCommand, DlqUsageError } from './commands/dlq.command';
+import { reindexCommand } from './commands/reindex.command';
+import { reconcileCommand } from './commands/reconcile.command';
 
 const USAGE = `usage: twins <command> [options]
 
@@ -16,6 +18,10 @@ commands:
   dlq list|show|redrive|purge [--subscription NAME] [--id ID]... [--limit N] [--json] [--yes]
                                                               dead-letter queues of the subscriptions
   bench [--count 10000] [--concurrency 32] [--queries 400]    end-to-end ingest vs raw FTS5, search p50/p99
+  reindex [--dry-run] [--concurrency 16] [--json]             rebuild catalog, pointers, search index and tiering
+                                                              records from the blob store alone
+  reconcile [--since-hours 48] [--grace-seconds 300] [--batch 100] [--dry-run] [--json]
+                                                              publish versions accepted but never announced
 
 configuration comes from TWINS_* environment variables (see README).`;
 
@@ -101,6 +107,55 @@ async function main(argv: string[]): Promise<number> {
         queries: Number(values.queries),
       });
       return 0;
+    }
+    case 'reindex': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          'dry-run': { type: 'boolean', default: false },
+          concurrency: { type: 'string', default: '16' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      const concurrency = Number(values.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        return usage('--concurrency must be a positive integer');
+      const { code } = await reindexCommand({
+        dryRun: values['dry-run'],
+        concurrency,
+        json: values.json,
+        progress: !values.json,
+      });
+      return code;
+    }
+    case 'reconcile': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          'since-hours': { type: 'string', default: '48' },
+          'grace-seconds': { type: 'string', default: '300' },
+          batch: { type: 'string', default: '100' },
+          'dry-run': { type: 'boolean', default: false },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      const [sinceHours, graceSeconds, batchSize] = [
+        values['since-hours'],
+        values['grace-seconds'],
+        values.batch,
+      ].map(Number);
+      if (!(sinceHours > 0)) return usage('--since-hours must be a positive number');
+      if (!(graceSeconds >= 0)) return usage('--grace-seconds must be a number >= 0');
+      if (!Number.isInteger(batchSize) || batchSize < 1) return usage('--batch must be a positive integer');
+      const { code } = await reconcileCommand({
+        sinceHours,
+        graceSeconds,
+        batchSize,
+        dryRun: values['dry-run'],
+        json: values.json,
+        progress: !values.json,
+      });
+      return code;
     }
     case undefined:
     case 'help':

@@ -1,3 +1,4 @@
 export * from './handlers';
 export * from './ports';
 export * from './use-cases';
+export * from './rebuild';

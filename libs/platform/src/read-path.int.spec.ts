@@ -66,7 +66,9 @@ describe('reading twins', () => {
       reads++;
       return get(path);
     };
-    const twins = await Promise.all(Array.from({ length: 50 }, () => runtime.useCases.get.execute('popular')));
+    const twins = await Promise.all(
+      Array.from({ length: 50 }, () => runtime.useCases.get.execute('popular')),
+    );
     expect(twins.every((t) => t.version === version)).toBe(true);
     expect(reads).toBe(1);
   });

@@ -208,6 +208,17 @@ export function describeSearchIndexContract(name: string, factory: () => Promise
         expect(html.match(/<em>/g)?.length).toBe(html.match(/<\/em>/g)?.length);
       });
 
+      it('gives each hit a fragment of its own document', async () => {
+        const animals = ['walrus', 'narwhal', 'pelican', 'octopus', 'flamingo', 'platypus'];
+        await index.upsert(animals.map((a, i) => doc(`own-${i}`, `The ${a} enjoys kayaking on weekends.`)));
+        const result = await index.search(query({ q: 'kayaking', top: 10 }));
+        expect(result.hits).toHaveLength(animals.length);
+        for (const hit of result.hits) {
+          const animal = animals[Number(hit.leadId.slice(4))];
+          expect(hit.highlights.join(' ')).toContain(animal);
+        }
+      });
+
       it('has no highlights in a filter-only listing', async () => {
         await index.upsert(CORPUS);
         const result = await index.search(query({}));

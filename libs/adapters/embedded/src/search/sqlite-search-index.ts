@@ -94,7 +94,7 @@ export class SqliteSearchIndex implements SearchIndex {
       version: db.prepare<[string], string>('SELECT version FROM search_meta WHERE lead_id = ?').pluck(),
       count: db.prepare<[], number>('SELECT count(*) FROM search_meta').pluck(),
       snippet: db
-        .prepare<[string, string, string, number, string, number], string>(
+        .prepare<[string, string, string, number, string, bigint], string>(
           `SELECT snippet(search_fts, 0, ?, ?, ?, ?) FROM search_fts WHERE search_fts MATCH ? AND rowid = ?`,
         )
         .pluck(),
@@ -236,7 +236,9 @@ export class SqliteSearchIndex implements SearchIndex {
         ELLIPSIS,
         SNIPPET_TOKENS,
         match,
-        row.doc_id,
+        // A JS number binds as REAL, and FTS5 then ignores `rowid = ?` (every hit got the first document's
+        // snippet); a BigInt binds as INTEGER.
+        BigInt(row.doc_id),
       );
       if (fragment) hit.highlights.push(snippetToHtml(fragment));
     }
