@@ -252,6 +252,7 @@ describe.each([
         stores.activity.close(),
         stores.cache.close(),
         stores.bus.close(),
+        stores.idempotency.close(),
       ]);
     }
   }, 60_000);

@@ -2,3 +2,4 @@ export * from './handlers';
 export * from './ports';
 export * from './use-cases';
 export * from './rebuild';
+export * from './idempotency';

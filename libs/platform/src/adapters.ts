@@ -6,6 +6,7 @@ import {
   EventBusAdmin,
   EventPublisher,
   EventSubscriber,
+  IdempotencyStore,
   MAX_DELIVERY_COUNT,
   SearchIndex,
   TwinCache,
@@ -17,13 +18,18 @@ import {
   openSqliteActivityStore,
   openSqliteCatalog,
   openSqliteEventBus,
+  openSqliteIdempotencyStore,
   openSqliteSearchIndex,
 } from '@twinstore/adapters-embedded';
 import { createAzureBlobContentStore } from '@twinstore/adapters-azure-blob';
 import { createCosmosTwinCatalog } from '@twinstore/adapters-azure-cosmos';
 import { createAzureSearchIndex } from '@twinstore/adapters-azure-search';
 import { createServiceBusEventBus } from '@twinstore/adapters-azure-service-bus';
-import { createTableActivityStore } from '@twinstore/adapters-azure-table';
+import {
+  createTableActivityStore,
+  createTableIdempotencyStore,
+  idempotencyTableName,
+} from '@twinstore/adapters-azure-table';
 import { RedisTwinCache } from '@twinstore/adapters-redis';
 import type { Logger } from 'pino';
 import { TwinsConfig } from './config';
@@ -36,6 +42,7 @@ export function embeddedLayout(dataDir: string) {
     search: join(dataDir, 'search.db'),
     bus: join(dataDir, 'bus.db'),
     activity: join(dataDir, 'activity.db'),
+    idempotency: join(dataDir, 'idempotency.db'),
   };
 }
 
@@ -48,6 +55,8 @@ export interface Adapters {
   activity: ActivityStore;
   bus: EventBus;
   cache: TwinCache;
+  /** Idempotency-Key answers; lives with the activity store's backend (SQLite file or Table Storage). */
+  idempotency: IdempotencyStore;
 }
 
 /**
@@ -129,5 +138,18 @@ export async function createAdapters(config: TwinsConfig, logger: Logger): Promi
     ? new RedisTwinCache({ url: config.redisUrl })
     : new MemoryTwinCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
 
-  return { content, catalog, search, activity, bus, cache };
+  const idempotency = await (async (): Promise<IdempotencyStore> => {
+    if (config.adapters.activityStore === 'sqlite') {
+      return openSqliteIdempotencyStore({ file: layout.idempotency });
+    }
+    const table = createTableIdempotencyStore({
+      connectionString: az.storageConnectionString,
+      endpoint: az.tableEndpoint,
+      table: idempotencyTableName(az.tableName),
+    });
+    await table.ensureTable();
+    return table;
+  })();
+
+  return { content, catalog, search, activity, bus, cache, idempotency };
 }

@@ -28,12 +28,15 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, service: options.service });
   const metrics = createMetricsRegistry(options.service);
-  const { content, catalog, search, activity, bus, cache } = await createAdapters(config, logger);
+  const { content, catalog, search, activity, bus, cache, idempotency } = await createAdapters(
+    config,
+    logger,
+  );
 
   const versions = new VersionGenerator(() => clock.now());
   const access = new AccessRecorder(bus, clock, config.accessFlushMs);
   const useCases = {
-    save: new SaveTwinUseCase(content, bus, versions, clock),
+    save: new SaveTwinUseCase(content, bus, versions, clock, catalog),
     get: new GetTwinUseCase(cache, catalog, content, access),
     metadata: new GetTwinMetadataUseCase(catalog, content),
     delete: new DeleteTwinUseCase(content, catalog, cache, bus, versions, clock),
@@ -61,6 +64,7 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
     search,
     cache,
     activity,
+    idempotency,
     publisher: bus,
     subscriber: bus,
     busAdmin: bus,
@@ -85,6 +89,7 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
         search.close(),
         catalog.close(),
         activity.close(),
+        idempotency.close(),
         content.close(),
       ]);
     },

@@ -9,6 +9,7 @@ import type {
   EventSubscriber,
   GetTwinMetadataUseCase,
   GetTwinUseCase,
+  IdempotencyStore,
   SaveTwinUseCase,
   SearchIndex,
   SearchTwinsUseCase,
@@ -37,6 +38,8 @@ export interface TwinsRuntime {
   readonly search: SearchIndex;
   readonly cache: TwinCache;
   readonly activity: ActivityStore;
+  /** Answers of requests sent with an Idempotency-Key (shared by every ingest API instance). */
+  readonly idempotency: IdempotencyStore;
   readonly publisher: EventPublisher;
   readonly subscriber: EventSubscriber;
   readonly busAdmin: EventBusAdmin;

@@ -12,3 +12,4 @@ export * from './search-server';
 export * from './service-bus-broker';
 export * from './temp-dir';
 export * from './backends';
+export * from './contracts/idempotency-store.contract';

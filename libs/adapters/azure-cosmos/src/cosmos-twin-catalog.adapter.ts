@@ -79,12 +79,18 @@ export class CosmosTwinCatalog implements TwinCatalog {
    * provisioned throughput belongs to the infrastructure code). Refuses a container partitioned otherwise.
    */
   async ensureContainer(): Promise<void> {
-    const { database } = await this.client.databases.createIfNotExists({ id: this.databaseId });
-    const { resource } = await database.containers.createIfNotExists({
-      id: this.containerId,
-      partitionKey: { paths: [PARTITION_KEY_PATH] },
-      indexingPolicy: INDEXING_POLICY,
-    });
+    // createIfNotExists is read-then-create: replicas starting together race, and the loser gets a 409 for a
+    // resource that now exists, so a conflict means "look again".
+    const { database } = await retryOnConflict(() =>
+      this.client.databases.createIfNotExists({ id: this.databaseId }),
+    );
+    const { resource } = await retryOnConflict(() =>
+      database.containers.createIfNotExists({
+        id: this.containerId,
+        partitionKey: { paths: [PARTITION_KEY_PATH] },
+        indexingPolicy: INDEXING_POLICY,
+      }),
+    );
     const paths = resource?.partitionKey?.paths ?? [];
     if (paths.length !== 1 || paths[0] !== PARTITION_KEY_PATH) {
       throw new Error(
@@ -233,4 +239,14 @@ function statusOf(e: unknown): number | undefined {
   const { code, statusCode } = e as { code?: unknown; statusCode?: unknown };
   if (typeof code === 'number') return code;
   return typeof statusCode === 'number' ? statusCode : undefined;
+}
+
+async function retryOnConflict<T>(create: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 409 || attempt >= attempts) throw e;
+    }
+  }
 }

@@ -5,3 +5,4 @@ export * from './event-bus';
 export * from './catalog/sqlite-twin-catalog.adapter';
 export * from './activity/sqlite-activity-store.adapter';
 export * from './search';
+export * from './idempotency/sqlite-idempotency-store.adapter';

@@ -34,7 +34,11 @@ export type HttpProblemCode =
   | 'HTTP.NOT_READY'
   | 'HTTP.INTERNAL'
   | 'BATCH.INVALID_REQUEST'
-  | 'BATCH.TOO_MANY_ITEMS';
+  | 'BATCH.TOO_MANY_ITEMS'
+  | 'HTTP.INVALID_PRECONDITION'
+  | 'IDEMPOTENCY.INVALID_KEY'
+  | 'IDEMPOTENCY.KEY_REUSED'
+  | 'IDEMPOTENCY.IN_FLIGHT';
 
 export type ProblemCode = DomainErrorCode | HttpProblemCode;
 
@@ -76,12 +80,35 @@ export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = {
   'HTTP.INTERNAL': { status: 500, slug: 'internal-error', title: 'Internal server error' },
   'BATCH.INVALID_REQUEST': { status: 400, slug: 'invalid-batch', title: 'Invalid batch request' },
   'BATCH.TOO_MANY_ITEMS': { status: 413, slug: 'batch-too-large', title: 'Too many items in batch' },
+  'HTTP.INVALID_PRECONDITION': {
+    status: 400,
+    slug: 'invalid-precondition',
+    title: 'Invalid precondition header',
+  },
+  'IDEMPOTENCY.INVALID_KEY': {
+    status: 400,
+    slug: 'invalid-idempotency-key',
+    title: 'Invalid Idempotency-Key',
+  },
+  'IDEMPOTENCY.KEY_REUSED': {
+    status: 422,
+    slug: 'idempotency-key-reused',
+    title: 'Idempotency-Key used for another request',
+  },
+  'IDEMPOTENCY.IN_FLIGHT': {
+    status: 409,
+    slug: 'idempotent-request-in-flight',
+    title: 'A request with this Idempotency-Key is in progress',
+  },
 };
 
-/** An HTTP-layer failure, thrown anywhere in the request pipeline and rendered by the problem filter. */
+/**
+ * An HTTP-layer failure, thrown anywhere in the request pipeline and rendered by the problem filter. A domain
+ * code is allowed too, for a domain failure that needs response headers (a 412 carrying the current ETag).
+ */
 export class ProblemError extends Error {
   constructor(
-    readonly code: HttpProblemCode,
+    readonly code: ProblemCode,
     readonly detail: string,
     readonly options: { errors?: FieldProblem[]; headers?: Record<string, string> } = {},
   ) {

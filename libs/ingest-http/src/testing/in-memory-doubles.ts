@@ -7,14 +7,18 @@ import type {
   EventBusAdmin,
   EventPublisher,
   EventSubscriber,
+  IdempotencyBegin,
+  IdempotencyStore,
+  IdempotencyStoreOptions,
   PutBlobOptions,
   SearchIndex,
   SearchQuery,
   SearchResult,
+  StoredResponse,
   TwinCache,
   TwinCatalog,
 } from '@twinstore/application';
-import { PreconditionFailedError } from '@twinstore/application';
+import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, PreconditionFailedError } from '@twinstore/application';
 import type { TwinEvent } from '@twinstore/contracts';
 import type { TwinRecord, Version } from '@twinstore/domain';
 
@@ -175,6 +179,69 @@ export class RecordingSearchIndex implements SearchIndex {
   async count() {
     return 0;
   }
+  async close(): Promise<void> {}
+}
+
+/** Idempotency records in a Map, with the same semantics as the SQLite and Table stores (one contract). */
+export class InMemoryIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<
+    string,
+    { hash: string; claim: string | null; response?: StoredResponse; lockedUntil: number; expiresAt: number }
+  >();
+  private readonly ttlMs: number;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+  private claims = 0;
+
+  constructor(options: IdempotencyStoreOptions = {}) {
+    this.ttlMs = options.ttlMs ?? IDEMPOTENCY_TTL_MS;
+    this.leaseMs = options.leaseMs ?? IDEMPOTENCY_LEASE_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  async begin(key: string, scope: string, requestHash: string): Promise<IdempotencyBegin> {
+    const id = JSON.stringify([scope, key]);
+    const now = this.now();
+    const row = this.records.get(id);
+    const claim = `claim-${++this.claims}`;
+    if (!row || row.expiresAt <= now) {
+      this.records.set(id, {
+        hash: requestHash,
+        claim,
+        lockedUntil: now + this.leaseMs,
+        expiresAt: now + this.ttlMs,
+      });
+      return { state: 'new', claim };
+    }
+    if (row.hash !== requestHash) return { state: 'mismatch' };
+    if (row.response) return { state: 'done', response: structuredClone(row.response) };
+    if (row.lockedUntil > now) return { state: 'in-flight' };
+    Object.assign(row, { claim, lockedUntil: now + this.leaseMs });
+    return { state: 'new', claim };
+  }
+
+  async complete(key: string, scope: string, claim: string, response: StoredResponse): Promise<boolean> {
+    const row = this.records.get(JSON.stringify([scope, key]));
+    if (!row || row.response || row.claim !== claim) return false;
+    Object.assign(row, { claim: null, response: structuredClone(response) });
+    return true;
+  }
+
+  async release(key: string, scope: string, claim: string): Promise<void> {
+    const id = JSON.stringify([scope, key]);
+    const row = this.records.get(id);
+    if (row && !row.response && row.claim === claim) this.records.delete(id);
+  }
+
+  async purgeExpired(): Promise<number> {
+    const now = this.now();
+    let purged = 0;
+    for (const [id, row] of this.records) {
+      if (row.expiresAt <= now && this.records.delete(id)) purged++;
+    }
+    return purged;
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TwinsRuntime } from '@twinstore/platform';
+import { describeIdempotencyContract } from './idempotency.contract';
 
 /**
  * The HTTP contract of the ingest API, run against any runtime: the in-memory test doubles (unit) and the
@@ -564,6 +565,8 @@ export function describeIngestApiContract(name: string, setup: () => Promise<Ing
         expect(json(empty)).toEqual({ results: [] });
       });
     });
+
+    describeIdempotencyContract(() => h);
 
     describe('GET /v1/search', () => {
       it('answers { total, hits, facets } for valid parameters', async () => {

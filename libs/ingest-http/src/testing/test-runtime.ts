@@ -16,6 +16,7 @@ import {
   InMemoryCache,
   InMemoryCatalog,
   InMemoryContentStore,
+  InMemoryIdempotencyStore,
   RecordingPublisher,
   RecordingSearchIndex,
   unusedActivityStore,
@@ -42,6 +43,7 @@ export interface TestRuntime {
   cache: InMemoryCache;
   publisher: RecordingPublisher;
   search: RecordingSearchIndex;
+  idempotency: InMemoryIdempotencyStore;
   /** Every log line written, as raw JSON text. */
   logs: string[];
   /** What the writer service would do: apply the published events to the catalog and the pointer blob. */
@@ -56,6 +58,7 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
   const cache = new InMemoryCache();
   const publisher = new RecordingPublisher();
   const search = new RecordingSearchIndex();
+  const idempotency = new InMemoryIdempotencyStore();
   const logs: string[] = [];
   const logger = pino(
     { level: 'debug' },
@@ -78,6 +81,7 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
     cache,
     publisher,
     search,
+    idempotency,
     logs,
     async project() {
       while (projected < publisher.events.length) {
@@ -96,11 +100,12 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
     search,
     cache,
     activity: unusedActivityStore,
+    idempotency,
     publisher,
     subscriber: unusedSubscriber,
     busAdmin: unusedBusAdmin,
     useCases: {
-      save: new SaveTwinUseCase(content, publisher, versions, clock),
+      save: new SaveTwinUseCase(content, publisher, versions, clock, catalog),
       get: new GetTwinUseCase(cache, catalog, content, access),
       metadata: new GetTwinMetadataUseCase(catalog, content),
       delete: new DeleteTwinUseCase(content, catalog, cache, publisher, versions, clock),

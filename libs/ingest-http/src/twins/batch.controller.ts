@@ -1,5 +1,5 @@
 import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { ApiProblems, ref } from '../docs/openapi.schemas';
@@ -8,6 +8,8 @@ import { ProblemError } from '../http/problem';
 import { describeError } from '../http/describe-error';
 import { pathOf, traceparentOf } from '../http/request-context';
 import { TWINS_RUNTIME } from '../ingest-api.tokens';
+import { IDEMPOTENCY_KEY_DOC } from './twins.controller';
+import { idempotencyKeyOf, replyIdempotently } from './idempotency.http';
 import { batchItems, saveBatch } from './save-batch';
 
 /**
@@ -39,7 +41,8 @@ export class BatchController {
     description: 'some items not accepted (see each result)',
     content: { 'application/json': { schema: ref('BatchResponse') } },
   })
-  @ApiProblems(400, 413, 415, 500)
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: IDEMPOTENCY_KEY_DOC })
+  @ApiProblems(400, 409, 413, 415, 422, 500)
   async batch(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     if (mediaType(req) !== JSON_MEDIA_TYPE) {
       throw new ProblemError('HTTP.UNSUPPORTED_MEDIA_TYPE', 'send the batch as application/json');
@@ -52,20 +55,31 @@ export class BatchController {
         `a batch holds at most ${max} items; this one has ${items.length}`,
       );
     }
-    const results = await saveBatch(items, {
-      save: this.runtime.useCases.save,
-      maxItemBytes: this.runtime.config.bodyLimitBytes,
-      traceparent: traceparentOf(req),
-      instance: pathOf(req),
-      onError: (error, index) => {
-        this.runtime.logger.error(
-          { reqId: req.id, item: index, err: describeError(error) },
-          'batch item failed',
-        );
-        return String(req.id);
-      },
+    // The key covers the whole batch: a retry gets every item's first result (failed items included; resend
+    // those under a new key).
+    const idempotency = {
+      store: this.runtime.idempotency,
+      scope: 'POST /v1/twins:batch',
+      key: idempotencyKeyOf(req),
+      onStoreError: (e: unknown) =>
+        this.runtime.logger.error({ reqId: req.id, err: describeError(e) }, 'idempotency store failed'),
+    };
+    return replyIdempotently(req, reply, idempotency, async () => {
+      const results = await saveBatch(items, {
+        save: this.runtime.useCases.save,
+        maxItemBytes: this.runtime.config.bodyLimitBytes,
+        traceparent: traceparentOf(req),
+        instance: pathOf(req),
+        onError: (error, index) => {
+          this.runtime.logger.error(
+            { reqId: req.id, item: index, err: describeError(error) },
+            'batch item failed',
+          );
+          return String(req.id);
+        },
+      });
+      const allAccepted = results.every((r) => r.status === 202);
+      return { status: allAccepted ? 200 : 207, headers: {}, body: { results } };
     });
-    const allAccepted = results.every((r) => r.status === 202);
-    return reply.code(allAccepted ? 200 : 207).send({ results });
   }
 }

@@ -6,9 +6,15 @@ import type { TwinsRuntime } from '@twinstore/platform';
 import { ApiJson, ApiProblems, LEAD_ID_PARAM, ref } from '../docs/openapi.schemas';
 import { etagOf, ifNoneMatchHits, singleQueryValue, traceparentOf } from '../http/request-context';
 import { TWINS_RUNTIME } from '../ingest-api.tokens';
+import { describeError } from '../http/describe-error';
+import { asPreconditionProblem, idempotencyKeyOf, ifMatchOf, replyIdempotently } from './idempotency.http';
 import { documentFromRequest } from './twin-document';
 
 const MARKDOWN_RESPONSE_TYPE = 'text/markdown; charset=utf-8';
+export const IDEMPOTENCY_KEY_DOC =
+  'up to 255 printable ASCII characters; a retry with the same key and request gets the first answer ' +
+  '(`Idempotent-Replayed: true`) for 24 h, the same key with another request a 422, the same request while ' +
+  'the first still runs a 409 with Retry-After';
 const VERSION_HEADERS = {
   ETag: { description: 'the version, quoted', schema: { type: 'string' } },
   'X-Twin-Version': { description: 'the version', schema: { type: 'string' } },
@@ -42,6 +48,13 @@ export class TwinsController {
   })
   @ApiParam(LEAD_ID_PARAM)
   @ApiHeader({ name: 'traceparent', required: false, description: 'W3C trace context, carried to events' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: IDEMPOTENCY_KEY_DOC })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'save only if the twin is at this version (its ETag, quoted), or exists at all (`*`); 412 otherwise',
+  })
   @ApiResponse({
     status: 202,
     description: 'accepted: stored, event published',
@@ -51,22 +64,35 @@ export class TwinsController {
       Location: { description: 'read-your-writes URL', schema: { type: 'string' } },
     },
   })
-  @ApiProblems(400, 413, 415, 500)
-  async save(
-    @Param('leadId') rawLeadId: string,
-    @Req() req: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  @ApiProblems(400, 409, 412, 413, 415, 422, 500)
+  async save(@Param('leadId') rawLeadId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    // Everything the request can be refused for is checked before the key is claimed or anything written.
     const leadId = parseLeadId(rawLeadId);
     const document = documentFromRequest(req);
-    const result = await this.runtime.useCases.save.execute({
-      leadId,
-      document,
-      traceparent: traceparentOf(req),
+    const ifMatch = ifMatchOf(req);
+    const key = idempotencyKeyOf(req);
+    const idempotency = {
+      store: this.runtime.idempotency,
+      scope: `PUT /v1/twins/${leadId}`,
+      key,
+      onStoreError: (e: unknown) =>
+        this.runtime.logger.error({ reqId: req.id, err: describeError(e) }, 'idempotency store failed'),
+    };
+    return replyIdempotently(req, reply, idempotency, async () => {
+      const result = await this.runtime.useCases.save
+        .execute({ leadId, document, traceparent: traceparentOf(req), ifMatch })
+        .catch((e: unknown) => {
+          throw asPreconditionProblem(e);
+        });
+      return {
+        status: 202,
+        headers: {
+          etag: etagOf(result.version),
+          location: `/v1/twins/${leadId}?minVersion=${result.version}`,
+        },
+        body: { leadId, version: result.version, status: 'accepted' },
+      };
     });
-    reply.header('etag', etagOf(result.version));
-    reply.header('location', `/v1/twins/${leadId}?minVersion=${result.version}`);
-    return { leadId, version: result.version, status: 'accepted' as const };
   }
 
   @Get(':leadId')
