@@ -5,8 +5,15 @@ import { DomainError } from './errors';
 const KNOWN_KEYS = new Set(['age', 'income', 'classification', 'location', 'tags', 'extra']);
 const TAG_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.:/+-]{0,63}$/u;
 export const MAX_METADATA_BYTES = 32 * 1024;
+/** Free extra fields nest at most this deep: the schema below is recursive and must not exhaust the stack. */
+export const MAX_EXTRA_DEPTH = 32;
 
-/** Free extra fields: JSON values only, bounded in depth by the serialised size check. */
+const nestsDeeperThan = (value: unknown, depth: number): boolean =>
+  typeof value === 'object' &&
+  value !== null &&
+  (depth === 0 || Object.values(value).some((v) => nestsDeeperThan(v, depth - 1)));
+
+/** Free extra fields: JSON values only, bounded in depth (MAX_EXTRA_DEPTH) and by the serialised size check. */
 const jsonValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([
     z.string(),
@@ -63,6 +70,11 @@ export function parseMetadata(input: unknown): TwinMetadata {
     Object.assign(extra, known.extra);
   }
   known.extra = extra;
+  if (nestsDeeperThan(extra, MAX_EXTRA_DEPTH + 1)) {
+    throw new DomainError('TWIN.INVALID_METADATA', `metadata nests deeper than ${MAX_EXTRA_DEPTH} levels`, [
+      { path: 'metadata.extra', message: 'nested too deeply' },
+    ]);
+  }
   const result = twinMetadataSchema.safeParse(known);
   if (!result.success) {
     throw new DomainError(
