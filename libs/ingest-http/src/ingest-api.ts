@@ -4,12 +4,14 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { buildOpenApiDocument, OpenApiHolder } from './docs/openapi';
 import { registerBodyParsers } from './http/body-parsers';
 import { closeDraining, registerConnectionDraining } from './http/draining';
 import { PinoNestLogger } from './http/nest-logger';
 import { httpMetrics, registerObservability } from './http/observability';
+import { genericClientProblem, PROBLEM_CONTENT_TYPE } from './http/problem';
 import { ProblemFilter } from './http/problem.filter';
 import { acceptableRequestId } from './http/request-context';
 import { RouteTable } from './http/route-table';
@@ -53,6 +55,13 @@ export async function createIngestApp(
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // requests already on an open connection during the drain are served (and told to close), not 503'd
     return503OnClosing: false,
+    // the router's own refusals (an ill-formed %-escape, a path parameter over maxParamLength) never reach the
+    // problem filter: answer them as problems too, without echoing the path back
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status =
+        error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(genericClientProblem(status, '/v1'));
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     IngestApiModule.forRuntime(runtime, openapi),
