@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DomainError } from './errors';
 import { parseMetadata, TwinMetadata } from './metadata';
+import { MAX_FRONT_MATTER_NESTING, yamlNestingDepth } from './yaml-nesting';
 
 /** A twin document as accepted: the exact bytes to store and the metadata extracted from the request. */
 export interface TwinDocument {
@@ -19,6 +20,12 @@ export function documentFromMarkdown(body: Buffer): TwinDocument {
   const match = FRONT_MATTER.exec(text);
   let raw: unknown = {};
   if (match) {
+    if (yamlNestingDepth(match[1], MAX_FRONT_MATTER_NESTING) > MAX_FRONT_MATTER_NESTING) {
+      throw new DomainError(
+        'TWIN.INVALID_DOCUMENT',
+        `front matter is nested more than ${MAX_FRONT_MATTER_NESTING} levels deep`,
+      );
+    }
     try {
       raw = parseYaml(match[1], { schema: 'core', maxAliasCount: 50, prettyErrors: false, uniqueKeys: true });
     } catch (e) {
