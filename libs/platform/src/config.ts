@@ -56,6 +56,9 @@ const envSchema = z.object({
   TWINS_TIER_WARM_AFTER_DAYS: int(1, 36_500).default(30),
   TWINS_TIER_COLD_AFTER_DAYS: int(1, 36_500).default(365),
   TWINS_TIER_SWEEP_INTERVAL_S: int(1, 86_400 * 7).default(3600),
+  TWINS_RECONCILE_INTERVAL_S: int(0, 86_400 * 7).default(900),
+  TWINS_RECONCILE_WINDOW_H: int(1, 24 * 366).default(48),
+  TWINS_RECONCILE_GRACE_S: int(0, 86_400).default(300),
   TWINS_ACCESS_FLUSH_MS: int(0, 600_000).default(5000),
   TWINS_SHUTDOWN_DEADLINE_MS: int(0, 600_000).default(25_000),
   TWINS_DOCS_ENABLED: bool.default(true),
@@ -115,6 +118,8 @@ export type TwinsConfig = {
   managementPort?: number;
   cache: { maxEntries: number; maxBytes: number };
   tiering: { warmAfterDays: number; coldAfterDays: number; sweepIntervalSeconds: number };
+  /** The writer's scheduled reconcile: every `intervalSeconds` (0 = never), over the last `windowHours`. */
+  reconcile: { intervalSeconds: number; windowHours: number; graceSeconds: number };
   accessFlushMs: number;
   shutdownDeadlineMs: number;
   docsEnabled: boolean;
@@ -221,6 +226,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       coldAfterDays: e.TWINS_TIER_COLD_AFTER_DAYS,
       sweepIntervalSeconds: e.TWINS_TIER_SWEEP_INTERVAL_S,
     },
+    reconcile: {
+      intervalSeconds: e.TWINS_RECONCILE_INTERVAL_S,
+      windowHours: e.TWINS_RECONCILE_WINDOW_H,
+      graceSeconds: e.TWINS_RECONCILE_GRACE_S,
+    },
     accessFlushMs: e.TWINS_ACCESS_FLUSH_MS,
     shutdownDeadlineMs: e.TWINS_SHUTDOWN_DEADLINE_MS,
     docsEnabled: e.TWINS_DOCS_ENABLED,
@@ -294,6 +304,13 @@ export const CONFIG_DOC: [string, string, string][] = [
   ['TWINS_TIER_WARM_AFTER_DAYS', '30', 'days without write or read before a twin is warm'],
   ['TWINS_TIER_COLD_AFTER_DAYS', '365', 'days without write or read before a twin is cold'],
   ['TWINS_TIER_SWEEP_INTERVAL_S', '3600', 'seconds between tiering sweeps'],
+  [
+    'TWINS_RECONCILE_INTERVAL_S',
+    '900',
+    'writer: seconds between reconcile runs (0 = off), see `twins reconcile`',
+  ],
+  ['TWINS_RECONCILE_WINDOW_H', '48', 'writer: hours of accepted versions each reconcile run checks'],
+  ['TWINS_RECONCILE_GRACE_S', '300', 'writer: versions younger than this are left to their own save'],
   ['TWINS_ACCESS_FLUSH_MS', '5000', 'reads are coalesced into twin.accessed.v1 events this often'],
   ['TWINS_SHUTDOWN_DEADLINE_MS', '25000', 'on SIGTERM, how long in-flight work may take to finish'],
   ['TWINS_DOCS_ENABLED', 'true', 'serve OpenAPI at /docs'],

@@ -9,6 +9,7 @@ import { startConsumer } from './consumers';
 import { onShutdownSignal } from './process';
 import { createRuntime } from './runtime';
 import { TwinsRuntime } from './runtime.types';
+import { startReconcileSchedule } from './reconcile-scheduler';
 import { startTieringSweeps } from './tiering-scheduler';
 
 export const RUNTIME = Symbol('TwinsRuntime');
@@ -64,10 +65,12 @@ export async function startWorker(runtime: TwinsRuntime, name: ConsumerName): Pr
   await app.listen(runtime.config.managementPort ?? MANAGEMENT_PORTS[name], runtime.config.host);
   const subscription: RunningSubscription = startConsumer(runtime, name);
   const sweeps = name === 'tiering' ? startTieringSweeps(runtime) : undefined;
+  const reconcile = name === 'writer' ? startReconcileSchedule(runtime) : undefined;
   return {
     url: await app.getUrl(),
     async close() {
       sweeps?.stop();
+      reconcile?.stop();
       await subscription.close(runtime.config.shutdownDeadlineMs);
       await app.close();
     },
