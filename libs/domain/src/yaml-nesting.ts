@@ -9,46 +9,45 @@ export const MAX_FRONT_MATTER_NESTING = 64;
 
 /**
  * An upper bound of the nesting depth of a YAML text, from the tokens of yaml's own lexer (a state machine:
- * it does not recurse, whatever the input). Counted: open flow collections (`[`, `{`), block levels still open
- * (each deeper indentation while shallower lines are open) and the indicators that open a level on one line
- * (`- - - x`, `? - x`, `- a: b`). Quoted and plain scalars, block scalars and comments are single tokens, so
+ * it does not recurse, whatever the input). Counted: open flow collections (`[`, `{`) and open block nodes,
+ * by column: a node starting further right than every open one (a deeper line, or a compact nested node after
+ * `- `, `? `, `: ` on the same line, as in `- - - x`) opens a level; a line closes the levels at or right of
+ * its indentation. Quoted and plain scalars, block scalars and comments are single tokens, so
  * brackets inside strings do not count. Returns as soon as the count passes `stopAbove`.
  */
 export function yamlNestingDepth(text: string, stopAbove = Infinity): number {
   let max = 0;
   let flow = 0;
-  const indents: number[] = [];
+  // columns of the block nodes still open: a line pops the ones at or right of its indentation
+  const open: number[] = [];
   let lineStart = true;
-  let lineIndent = 0;
-  let lineLevels = 0;
-  const open = () => {
-    const depth = indents.length + lineLevels + flow;
-    if (depth > max) max = depth;
-  };
+  let column = 0;
+  let afterIndicator = false;
   for (const token of new Lexer().lex(text)) {
+    // the lexer's own markers (document, scalar) are not source text
+    const marker = token.length === 1 && token.charCodeAt(0) < 0x20 && token !== '\n' && token !== '\t';
     const type = CST.tokenType(token);
+    const at = column;
+    if (!marker) column += token.length;
     if (type === 'newline') {
       lineStart = true;
-      lineIndent = 0;
-      lineLevels = 0;
+      column = 0;
+      afterIndicator = false;
       continue;
     }
-    if (type === 'space' && lineStart) {
-      lineIndent = token.length;
-      continue;
-    }
-    if (type === 'comment' || type === 'space' || type === 'doc-mode' || type === 'byte-order-mark') continue;
-    if (lineStart && flow === 0) {
-      // the first token of a line in block context: deeper indentation opens a level, shallower closes them
-      while (indents.length > 0 && indents[indents.length - 1] >= lineIndent) indents.pop();
-      indents.push(lineIndent);
+    if (marker || type === 'space' || type === 'comment' || type === 'byte-order-mark') continue;
+    if (flow === 0 && (lineStart || afterIndicator)) {
+      // a node starts here: first on its line (the indentation opens or closes levels), or after `-`, `?`,
+      // `:` on the same line (a compact nested collection may start here)
+      if (lineStart) while (open.length > 0 && open[open.length - 1] >= at) open.pop();
+      if (open.length === 0 || open[open.length - 1] < at) open.push(at);
     }
     lineStart = false;
+    afterIndicator = false;
     switch (type) {
       case 'flow-map-start':
       case 'flow-seq-start':
         flow++;
-        open();
         break;
       case 'flow-map-end':
       case 'flow-seq-end':
@@ -57,13 +56,14 @@ export function yamlNestingDepth(text: string, stopAbove = Infinity): number {
       case 'seq-item-ind':
       case 'explicit-key-ind':
       case 'map-value-ind':
-        if (flow === 0) lineLevels++;
-        open();
+        afterIndicator = flow === 0;
         break;
-      default:
-        open();
     }
-    if (max > stopAbove) return max;
+    const depth = open.length + flow;
+    if (depth > max) {
+      max = depth;
+      if (max > stopAbove) return max;
+    }
   }
   return max;
 }
