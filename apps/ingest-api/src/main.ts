@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { createRuntime, loadConfigOrExit, onShutdownSignal } from '@twinstore/platform';
-import { startIngestApi } from '@twinstore/ingest-http';
+import { ensureFirstApiKey, startIngestApi } from '@twinstore/ingest-http';
 
 /** The ingest API alone: `node dist/apps/ingest-api/main.js` (TWINS_* settings from the environment). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const runtime = await createRuntime(config, { service: 'ingest-api' });
+  await ensureFirstApiKey(runtime); // embedded first start only: prints an admin key once to stdout
   const api = await startIngestApi(runtime);
   runtime.logger.info({ url: api.url }, 'ingest-api listening');
   onShutdownSignal(runtime.logger, config.shutdownDeadlineMs, async () => {

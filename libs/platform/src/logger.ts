@@ -17,7 +17,15 @@ export function createLogger(options: {
       level: options.level,
       base: { service: options.service, pid: process.pid },
       redact: {
-        paths: [...paths, 'req.headers.authorization', 'headers.authorization'],
+        paths: [
+          ...paths,
+          'req.headers.authorization',
+          'headers.authorization',
+          'req.headers["x-api-key"]',
+          'headers["x-api-key"]',
+          'apiKey',
+          '*.apiKey',
+        ],
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
