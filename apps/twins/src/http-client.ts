@@ -319,7 +319,10 @@ export class TwinsHttpClient {
         );
         continue;
       }
-      if (RETRYABLE_STATUSES.has(res.status) && attempt < this.maxAttempts) {
+      // 409 with Retry-After under an Idempotency-Key: the first attempt of this very request is still running
+      // (or its process died and the key's lease has not lapsed yet); the retry gets its answer.
+      const inFlight = res.status === 409 && 'idempotency-key' in headers && res.headers.has('retry-after');
+      if ((RETRYABLE_STATUSES.has(res.status) || inFlight) && attempt < this.maxAttempts) {
         const delay = this.retryDelay(attempt, res.headers.get('retry-after'));
         await this.wait(input.method, url, attempt, delay, res.status);
         continue;

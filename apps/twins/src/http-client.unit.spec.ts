@@ -81,6 +81,22 @@ describe('TwinsHttpClient', () => {
     expect(s.retries.map((r) => r.reason)).toEqual(['fetch failed', 429, 503]);
   });
 
+  it('waits out a 409 in-flight answer to a request with an Idempotency-Key (its first attempt still runs)', async () => {
+    const s = scripted([json(409, { code: 'IDEMPOTENCY.IN_FLIGHT' }, { 'retry-after': '1' }), accepted()]);
+    const res = await s.client().putTwin('lead-1', { markdown: 'x', metadata: {} });
+    expect(res.attempts).toBe(2);
+    expect(s.sleeps).toEqual([1050]);
+    expect(new Set(s.calls.map((c) => headerOf(c, 'idempotency-key'))).size).toBe(1);
+  });
+
+  it('does not retry a 409 without Retry-After (a real conflict)', async () => {
+    const s = scripted([json(409, { title: 'conflict' })]);
+    await expect(s.client().putTwin('lead-1', { markdown: 'x', metadata: {} })).rejects.toMatchObject({
+      status: 409,
+      attempts: 1,
+    });
+  });
+
   it('honours an HTTP-date Retry-After and caps every wait', async () => {
     const later = new Date(Date.now() + 60_000).toUTCString();
     const s = scripted([json(503, {}, { 'retry-after': later }), accepted()]);

@@ -10,6 +10,11 @@ import { SubscriptionStats } from '@twinstore/application';
 /** Where per-subscription backlog and dead-letter counts come from. */
 export interface SubscriptionStatsSource {
   stats(topic: string, subscriptions: readonly string[]): Promise<SubscriptionStats[]>;
+  /**
+   * Active messages of the busiest subscription, counting may stop at `atMost`. Optional: without it the bus
+   * takes the largest `active` of `stats()`.
+   */
+  backlog?(topic: string, subscriptions: readonly string[], atMost?: number): Promise<number>;
 }
 
 /**
@@ -38,6 +43,16 @@ export class RuntimePropertiesStatsSource implements SubscriptionStatsSource {
       }),
     );
   }
+
+  /** One runtime-properties call per subscription (a constant-cost read, whatever the backlog). */
+  async backlog(topic: string, subscriptions: readonly string[]): Promise<number> {
+    const counts = await Promise.all(
+      subscriptions.map(
+        async (s) => (await this.admin.getSubscriptionRuntimeProperties(topic, s)).activeMessageCount,
+      ),
+    );
+    return Math.max(0, ...counts);
+  }
 }
 
 const PEEK_PAGE = 250;
@@ -61,6 +76,14 @@ export class PeekStatsSource implements SubscriptionStatsSource {
       }),
     );
   }
+
+  /** Peeks the subscriptions' own queues only, and at most `atMost` messages of each. */
+  async backlog(topic: string, subscriptions: readonly string[], atMost = Infinity): Promise<number> {
+    const counts = await Promise.all(
+      subscriptions.map((s) => countActive(this.client, topic, s, false, atMost)),
+    );
+    return Math.min(atMost, Math.max(0, ...counts));
+  }
 }
 
 async function countActive(
@@ -68,12 +91,13 @@ async function countActive(
   topic: string,
   subscription: string,
   deadLetter: boolean,
+  atMost = Infinity,
 ): Promise<number> {
   let count = 0;
   await peekAll(client, topic, subscription, deadLetter, Infinity, (m) => {
     // Peek also shows deferred and scheduled messages; Service Bus counts neither as active.
     if (m.state === 'active') count++;
-    return true;
+    return count < atMost;
   });
   return count;
 }

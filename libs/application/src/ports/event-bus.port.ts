@@ -63,6 +63,12 @@ export interface DeadLetteredMessage {
 
 export interface EventBusAdmin {
   stats(): Promise<SubscriptionStats[]>;
+  /**
+   * Messages waiting or in flight on the busiest subscription (dead letters not counted): the back-pressure
+   * signal. Cheaper than `stats()`: counting may stop at `atMost` (the answer is then `atMost`), so its cost
+   * stays bounded however deep the backlog is.
+   */
+  backlog(atMost?: number): Promise<number>;
   listDeadLetters(subscription: string, options?: { limit?: number }): Promise<DeadLetteredMessage[]>;
   /** Send dead-lettered messages (all, or those ids) back to their subscription; returns how many. */
   redrive(subscription: string, messageIds?: readonly string[]): Promise<number>;

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { isDomainError } from '@twinstore/domain';
+import { backendBusy, type FlowControlMetrics } from './back-pressure';
 import { describeError } from './describe-error';
 import { genericClientProblem, problem, Problem, PROBLEM_CONTENT_TYPE, ProblemError } from './problem';
 import { pathOf } from './request-context';
@@ -22,6 +23,7 @@ export class ProblemFilter implements ExceptionFilter {
   constructor(
     private readonly logger: Logger,
     private readonly routes: RouteTable,
+    private readonly metrics?: FlowControlMetrics,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
@@ -55,6 +57,25 @@ export class ProblemFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException && exception.getStatus() < 500) {
       return this.httpProblem(exception.getStatus(), req, instance);
+    }
+    const busy = backendBusy(exception);
+    if (busy) {
+      // saturation, not a fault: the client waits and retries; what was busy stays in the server log
+      this.logger.warn(
+        { reqId: req.id, method: req.method, route: req.routeOptions?.url, busy: busy.kind },
+        'backend busy',
+      );
+      this.metrics?.rejections.inc({
+        reason: 'backend-busy',
+        method: req.method,
+        route: req.routeOptions?.url ?? 'unmatched',
+      });
+      return {
+        problem: problem('HTTP.BACKEND_BUSY', 'the service is busy; retry after the Retry-After delay', {
+          instance,
+        }),
+        headers: { 'retry-after': String(busy.retryAfterSeconds) },
+      };
     }
     this.logger.error(
       { reqId: req.id, method: req.method, route: req.routeOptions?.url, err: describeError(exception) },

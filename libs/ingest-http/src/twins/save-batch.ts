@@ -1,5 +1,6 @@
 import { DomainError, documentFromJson, parseLeadId, TwinDocument } from '@twinstore/domain';
 import type { SaveTwinUseCase } from '@twinstore/application';
+import { backendBusy } from '../http/back-pressure';
 import { problem, Problem, ProblemError } from '../http/problem';
 
 export const BATCH_CONCURRENCY = 16;
@@ -135,6 +136,11 @@ function itemProblem(
   }
   if (e instanceof ProblemError) {
     const p = problem(e.code, e.detail, { instance: at, errors: e.options.errors });
+    return { status: p.status, problem: p };
+  }
+  if (backendBusy(e)) {
+    // saturation, not a fault: resend this item later
+    const p = problem('HTTP.BACKEND_BUSY', 'the service is busy; resend this item later', { instance: at });
     return { status: p.status, problem: p };
   }
   const correlationId = options.onError(e, index);

@@ -69,6 +69,10 @@ export function sampleBusEvent(type: EventType, markdown = '# persona\n\nlikes s
       return createEvent(type, { leadId, version, deletedAt: at });
     case 'twin.accessed.v1':
       return createEvent(type, { leadId, accessedAt: at });
+    case 'twin.tier-changed.v1':
+      return createEvent(type, { leadId, version, from: 'hot', to: 'warm', at });
+    case 'twin.rehydrated.v1':
+      return createEvent(type, { leadId, version, jobId: `${leadId}.${version}`, at });
   }
 }
 
@@ -373,6 +377,25 @@ export function describeEventBusContract(
 
       expect(await statsOf(bus, 'all')).toEqual({ subscription: 'all', active: 3, deadLettered: 0 });
       expect(await statsOf(bus, 'saves')).toEqual({ subscription: 'saves', active: 1, deadLettered: 0 });
+    });
+
+    it('reports the backlog of the busiest subscription, counted up to atMost, without dead letters', async () => {
+      const bus = await open({ all: ALL, saves: [SAVED] });
+      expect(await bus.admin.backlog()).toBe(0);
+      await bus.publisher.publish([
+        sampleBusEvent(SAVED),
+        sampleBusEvent(ACCESSED),
+        sampleBusEvent(DELETED),
+        sampleBusEvent(ACCESSED),
+      ]);
+      await pollUntil(async () => (await bus.admin.backlog()) === 4, 'a backlog of four', timeout);
+
+      expect(await bus.admin.backlog(2)).toBe(2);
+      expect(await bus.admin.backlog(10)).toBe(4);
+      subscribe(bus, 'all', async () => deadLetter('Rejected'), { concurrency: 4, types: ALL });
+      await settled(bus, 'all', 4);
+      // dead letters are not backlog: the busiest is now `saves` with its one waiting message
+      expect(await bus.admin.backlog()).toBe(1);
     });
 
     it('lists dead letters up to the limit', async () => {
