@@ -15,8 +15,12 @@ const pad = (n: number) => String(n).padStart(2, '0');
 
 /** `digital-twins/{yyyy}/{mm}/{dd}/{leadId}.md`, dated by the version's UTC day. */
 export function contentPath(leadId: string, version: Version): string {
+  return contentPathOn(leadId, versionTime(version));
+}
+
+/** The day-blob of `leadId` for the UTC day of `d`. */
+export function contentPathOn(leadId: string, d: Date): string {
   const id = parseLeadId(leadId);
-  const d = versionTime(version);
   return `${CONTENT_PREFIX}${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${id}.md`;
 }
 
