@@ -19,12 +19,35 @@ export interface OpenSqliteOptions {
 export function openSqlite(file: string, options: OpenSqliteOptions): SqliteDatabase {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 10000');
+  // Processes starting together (a deployment, a restart after a crash) meet here. Some WAL set-up steps
+  // (recovery of the WAL index, the switch to WAL) answer SQLITE_BUSY without calling the busy handler: the
+  // open is retried for a while instead of taking the service down.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      break;
+    } catch (e) {
+      if (!isBusy(e) || attempt >= OPEN_BUSY_ATTEMPTS) {
+        db.close();
+        throw e;
+      }
+      Atomics.wait(SLEEPER, 0, 0, 10 * attempt);
+    }
+  }
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('temp_store = MEMORY');
   return db;
+}
+
+/** Up to ~10 s of waiting in all (10, 20, ... 440 ms). */
+const OPEN_BUSY_ATTEMPTS = 45;
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 /** Runs `fn` in a BEGIN IMMEDIATE transaction: the write lock is taken up front, so no upgrade deadlocks. */

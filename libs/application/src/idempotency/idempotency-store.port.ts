@@ -8,8 +8,10 @@
  *
  * Life of a record: `begin` claims the key (`new`, with a claim token) and the request runs; `complete` stores
  * its answer (`done`), or `release` drops the claim when the request had no effect worth remembering. A claim
- * is a lease: if its holder dies, the key is claimable again once the lease lapses. Every record expires
- * (24 h by default) and is then forgotten: the key may be used afresh.
+ * is a short lease (`leaseMs`, 15 s by default) that its holder keeps renewing while the request runs (see
+ * `runIdempotent`): a live request, however slow, keeps the key; a dead holder (crash, SIGKILL, lost machine)
+ * stops renewing and the key is claimable again within one lease. Every record expires (24 h by default) and
+ * is then forgotten: the key may be used afresh.
  */
 export interface StoredResponse {
   status: number;
@@ -30,12 +32,21 @@ export type IdempotencyBegin =
   | { state: 'mismatch' };
 
 export interface IdempotencyStore {
+  /** How long a claim holds a key without renewal; its holder renews well within it (every third). */
+  readonly leaseMs: number;
   begin(key: string, scope: string, requestHash: string): Promise<IdempotencyBegin>;
   /**
    * Stores the answer of a claimed request, if `claim` still holds the key; returns whether it did. A claim is
    * lost only when its lease lapsed and another request took the key over: that one's answer will be stored.
    */
   complete(key: string, scope: string, claim: string, response: StoredResponse): Promise<boolean>;
+  /**
+   * Extends the lease of a claim to a whole `leaseMs` from now, if `claim` still holds the key (in flight,
+   * not expired); returns whether it did. False means the claim is lost for good (another request took the
+   * key over after the lease lapsed, or it was completed or released): renewing again will not help. A lease
+   * that lapsed but was not taken over is renewed.
+   */
+  renew(key: string, scope: string, claim: string): Promise<boolean>;
   /** Drops an unfinished claim (only if `claim` still holds it), so the request may run again. */
   release(key: string, scope: string, claim: string): Promise<void>;
   /** Deletes expired records; returns how many. */
@@ -46,12 +57,16 @@ export interface IdempotencyStore {
 export interface IdempotencyStoreOptions {
   /** How long an answer is remembered (default 24 h). */
   ttlMs?: number;
-  /** How long a claim holds a key before another request may take it over (default 2 min). */
+  /** How long a claim holds a key without renewal before another request may take it over (default 15 s). */
   leaseMs?: number;
   /** Time source (tests move it). */
   now?: () => number;
 }
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** Longer than any request may take (a 1000-item batch included), short enough to unblock after a crash. */
-export const IDEMPOTENCY_LEASE_MS = 2 * 60 * 1000;
+/**
+ * A retry after its holder crashed waits at most this long. The holder renews every third of it, so a claim
+ * survives a missed renewal (a slow store call, a GC pause) and clocks of different machines a few seconds
+ * apart; it need not outlast the request, which may take as long as it takes.
+ */
+export const IDEMPOTENCY_LEASE_MS = 15_000;

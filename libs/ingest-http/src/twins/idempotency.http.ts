@@ -69,8 +69,24 @@ export interface IdempotentReplyOptions {
   /** Method and normalised path: the resource the key is for. */
   scope: string;
   key: string | undefined;
-  /** Logs a store failure that happened after the action took effect. */
+  /** Logs a store failure that happened after the action took effect (or while renewing the claim). */
   onStoreError: (error: unknown) => void;
+  /**
+   * Logs (as a warning) that the request lost its claim while it ran: its lease lapsed and a retry took the
+   * key over, so the request may run twice. Without it, an `IdempotencyClaimLostError` goes to `onStoreError`.
+   */
+  onClaimLost?: () => void;
+}
+
+/** The request lost its Idempotency-Key claim while it ran (see `IdempotentReplyOptions.onClaimLost`). */
+export class IdempotencyClaimLostError extends Error {
+  constructor(readonly scope: string) {
+    super(
+      `the Idempotency-Key claim of ${scope} lapsed while the request ran and a retry took the key over: ` +
+        'the request may have run twice (each write is versioned); its answer was returned but not stored',
+    );
+    this.name = 'IdempotencyClaimLostError';
+  }
 }
 
 /**
@@ -100,6 +116,8 @@ export async function replyIdempotently(
     action,
     {
       onStoreError: options.onStoreError,
+      onClaimLost:
+        options.onClaimLost ?? (() => options.onStoreError(new IdempotencyClaimLostError(options.scope))),
     },
   );
   switch (outcome.state) {

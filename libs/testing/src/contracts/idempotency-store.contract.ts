@@ -121,6 +121,67 @@ export function describeIdempotencyStoreContract(
       expect(await store.begin(key, SCOPE, 'h1')).toEqual({ state: 'done', response: accepted('V-new') });
     });
 
+    it('renew keeps a claim for as long as its holder renews it, past any number of leases', async () => {
+      const other = await fx.sibling();
+      const claim = await claimOf();
+      expect(store.leaseMs).toBe(CONTRACT_IDEMPOTENCY_LEASE_MS);
+      for (let i = 0; i < 4; i++) {
+        // Just before the lease (counted from the last renewal) lapses: from the second round on, long past
+        // the lease of the claim itself.
+        advance(CONTRACT_IDEMPOTENCY_LEASE_MS - 1);
+        expect(await other.begin(key, SCOPE, 'h1')).toEqual({ state: 'in-flight' });
+        expect(await store.renew(key, SCOPE, claim)).toBe(true);
+      }
+      advance(CONTRACT_IDEMPOTENCY_LEASE_MS - 1);
+      expect(await other.begin(key, SCOPE, 'h1')).toEqual({ state: 'in-flight' });
+      expect(await store.complete(key, SCOPE, claim, accepted('V1'))).toBe(true);
+      expect(await other.begin(key, SCOPE, 'h1')).toEqual({ state: 'done', response: accepted('V1') });
+    });
+
+    it('renew fails for a claim that does not hold the key: unknown, completed, released or expired', async () => {
+      expect(await store.renew(key, SCOPE, 'no-such-claim')).toBe(false);
+      const claim = await claimOf();
+      expect(await store.renew(key, SCOPE, 'not-the-claim')).toBe(false);
+      expect(await store.renew(key, 'PUT /v1/twins/lead-2', claim)).toBe(false);
+      expect(await store.renew(key, SCOPE, claim)).toBe(true);
+      await store.complete(key, SCOPE, claim, accepted('V1'));
+      expect(await store.renew(key, SCOPE, claim)).toBe(false);
+      expect(await store.begin(key, SCOPE, 'h1')).toEqual({ state: 'done', response: accepted('V1') });
+
+      const released = await claimOf('released-key');
+      await store.release('released-key', SCOPE, released);
+      expect(await store.renew('released-key', SCOPE, released)).toBe(false);
+      expect(await store.begin('released-key', SCOPE, 'h1')).toMatchObject({ state: 'new' });
+
+      const expiring = await claimOf('expiring-key');
+      advance(CONTRACT_IDEMPOTENCY_TTL_MS);
+      expect(await store.renew('expiring-key', SCOPE, expiring)).toBe(false);
+    });
+
+    it('a claim not renewed lapses after one lease and is taken over; the old holder can no longer renew', async () => {
+      const other = await fx.sibling();
+      const dead = await claimOf();
+      advance(CONTRACT_IDEMPOTENCY_LEASE_MS - 1);
+      expect(await other.begin(key, SCOPE, 'h1')).toEqual({ state: 'in-flight' });
+      advance(1);
+      const retry = await other.begin(key, SCOPE, 'h1');
+      expect(retry).toEqual({ state: 'new', claim: expect.any(String) });
+      const claim = (retry as { claim: string }).claim;
+      expect(await store.renew(key, SCOPE, dead)).toBe(false);
+      expect(await other.renew(key, SCOPE, claim)).toBe(true);
+      expect(await store.complete(key, SCOPE, dead, accepted('V-dead'))).toBe(false);
+      expect(await other.complete(key, SCOPE, claim, accepted('V-retry'))).toBe(true);
+      expect(await store.begin(key, SCOPE, 'h1')).toEqual({ state: 'done', response: accepted('V-retry') });
+    });
+
+    it('a holder late to renew keeps its claim if no one took the key over meanwhile', async () => {
+      const claim = await claimOf();
+      advance(CONTRACT_IDEMPOTENCY_LEASE_MS + 1);
+      expect(await store.renew(key, SCOPE, claim)).toBe(true);
+      expect(await store.begin(key, SCOPE, 'h1')).toEqual({ state: 'in-flight' });
+      expect(await store.complete(key, SCOPE, claim, accepted('V1'))).toBe(true);
+    });
+
     it('an answer is forgotten once it expires: the key may then be used afresh', async () => {
       const claim = await claimOf();
       await store.complete(key, SCOPE, claim, accepted('V1'));

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { odata, TableClient, TableServiceClientOptions } from '@azure/data-tables';
-import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
+import { odata, TableClient } from '@azure/data-tables';
 import {
   IDEMPOTENCY_LEASE_MS,
   IDEMPOTENCY_TTL_MS,
@@ -10,13 +9,9 @@ import {
   IdempotencyStoreOptions,
   StoredResponse,
 } from '@twinstore/application';
+import { createTableClient, TableConnectionOptions } from '../table-client';
 
-export interface TableIdempotencyStoreOptions extends IdempotencyStoreOptions {
-  /** Account key or SAS connection string (Azurite's included). Takes precedence over endpoint. */
-  connectionString?: string;
-  /** `https://{account}.table.core.windows.net`, used with `credential` (DefaultAzureCredential when absent). */
-  endpoint?: string;
-  credential?: TokenCredential;
+export interface TableIdempotencyStoreOptions extends IdempotencyStoreOptions, TableConnectionOptions {
   /** Default `twinidempotency`. */
   table?: string;
   /**
@@ -24,7 +19,6 @@ export interface TableIdempotencyStoreOptions extends IdempotencyStoreOptions {
    * on a schedule of your own). Correctness does not depend on it: expired records are ignored anyway.
    */
   purgeIntervalMs?: number;
-  clientOptions?: TableServiceClientOptions;
 }
 
 const DEFAULT_TABLE = 'twinidempotency';
@@ -64,10 +58,14 @@ export function idempotencyTableName(activityTable: string): string {
  * the read ETag, 412 if another got in): racing instances resolve to one claim. Answers are kept as JSON
  * split into `Response0..n` string properties. Expired records are ignored by `begin`; as Table Storage has
  * no TTL, `purgeExpired` scans for them, started in the background now and then (`purgeIntervalMs`).
+ *
+ * A claim is a short lease its holder renews while the request runs (`renew`), so the claim of an instance
+ * that died (on another machine: nothing to ask whether it lives) lapses within one lease. Leases are
+ * compared across machines: their clocks must agree to well within a lease (NTP keeps them far closer).
  */
 export class TableIdempotencyStore implements IdempotencyStore {
   private readonly ttlMs: number;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly now: () => number;
   private readonly purgeIntervalMs: number;
   private lastPurge: number;
@@ -118,7 +116,7 @@ export class TableIdempotencyStore implements IdempotencyStore {
         if (current.RequestHash !== requestHash) return { state: 'mismatch' };
         if (current.State === 'done') return { state: 'done', response: readResponse(current) };
         if (current.LockedUntilMs > now) return { state: 'in-flight' };
-        // The holder's lease lapsed (it crashed or hung): the key is ours now.
+        // The holder's lease lapsed (it crashed, hung or lost the store for a whole lease): the key is ours now.
         await this.table.updateEntity(
           { partitionKey, rowKey, Claim: claim, LockedUntilMs: now + this.leaseMs },
           'Merge',
@@ -147,6 +145,26 @@ export class TableIdempotencyStore implements IdempotencyStore {
       }
     }
     throw new Error(`gave up after ${MAX_CONFLICT_RETRIES} conflicting writes to one idempotency record`);
+  }
+
+  async renew(key: string, scope: string, claim: string): Promise<boolean> {
+    const { partitionKey, rowKey } = entityKeys(scope, key);
+    const now = this.now();
+    const current = await this.read(partitionKey, rowKey);
+    if (!current || current.State !== 'in-flight' || current.Claim !== claim || current.ExpiresAtMs <= now) {
+      return false;
+    }
+    try {
+      await this.table.updateEntity({ partitionKey, rowKey, LockedUntilMs: now + this.leaseMs }, 'Merge', {
+        etag: current.etag,
+      });
+      return true;
+    } catch (e) {
+      // Lost the race: besides the holder (which does not renew while it completes or releases), only a
+      // takeover (a new claim) or a purge writes an in-flight record. Either way the claim is gone.
+      if (statusOf(e) === 412 || statusOf(e) === 404) return false;
+      throw e;
+    }
   }
 
   async release(key: string, scope: string, claim: string): Promise<void> {
@@ -212,25 +230,7 @@ export class TableIdempotencyStore implements IdempotencyStore {
 
 /** The store on the account named by the options. Call ensureTable() once at deployment or startup. */
 export function createTableIdempotencyStore(options: TableIdempotencyStoreOptions): TableIdempotencyStore {
-  const tableName = options.table ?? DEFAULT_TABLE;
-  let client: TableClient;
-  if (options.connectionString) {
-    client = TableClient.fromConnectionString(options.connectionString, tableName, {
-      // Shared-key signing over plain http is refused by default; a connection string that names an http
-      // endpoint (Azurite) is an explicit choice.
-      allowInsecureConnection: /TableEndpoint=http:/i.test(options.connectionString),
-      ...options.clientOptions,
-    });
-  } else if (options.endpoint) {
-    client = new TableClient(
-      options.endpoint,
-      tableName,
-      options.credential ?? new DefaultAzureCredential(),
-      options.clientOptions,
-    );
-  } else {
-    throw new Error('createTableIdempotencyStore needs a connectionString or an endpoint');
-  }
+  const client = createTableClient(options, options.table ?? DEFAULT_TABLE, 'createTableIdempotencyStore');
   return new TableIdempotencyStore(client, options);
 }
 

@@ -96,6 +96,32 @@ describe('TableIdempotencyStore on Azurite', () => {
     await purging.table.deleteTable();
   });
 
+  it('a renewal that loses the race to a takeover (412 on its conditional merge) reports the claim lost', async () => {
+    let now = Date.UTC(2030, 0, 1);
+    const table = `idem${randomBytes(6).toString('hex')}`;
+    const holder = await openStore(table, { now: () => now, leaseMs: 1000 });
+    const retry = await openStore(table, { now: () => now, leaseMs: 1000 });
+    try {
+      const held = await holder.begin('k', 'PUT /v1/twins/x', 'h');
+      if (held.state !== 'new') throw new Error(held.state);
+      now += 1000; // the holder stalled for a whole lease
+      // Between the holder's read (its claim, lapsed but not yet taken over) and its merge, a retry takes over.
+      const merge = holder.table.updateEntity.bind(holder.table);
+      let taken: Awaited<ReturnType<TableIdempotencyStore['begin']>> | undefined;
+      holder.table.updateEntity = (async (...args: Parameters<typeof merge>) => {
+        taken = await retry.begin('k', 'PUT /v1/twins/x', 'h');
+        return merge(...args);
+      }) as typeof merge;
+      expect(await holder.renew('k', 'PUT /v1/twins/x', held.claim)).toBe(false);
+      expect(taken).toEqual({ state: 'new', claim: expect.any(String) });
+      expect(await retry.renew('k', 'PUT /v1/twins/x', (taken as { claim: string }).claim)).toBe(true);
+      expect(await retry.begin('k', 'PUT /v1/twins/x', 'h')).toEqual({ state: 'in-flight' });
+    } finally {
+      await holder.table.deleteTable();
+      await Promise.all([holder.close(), retry.close()]);
+    }
+  });
+
   it('names its table after the activity table, within 63 characters', () => {
     expect(idempotencyTableName('twinactivity')).toBe('twinactivityidem');
     const long = 'a'.repeat(63);

@@ -4,6 +4,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -11,6 +12,7 @@ import {
 } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isOwnerGone, ownerTag } from '../process-liveness';
 
 const HASH_HEX = /^[0-9a-f]{64}$/;
 
@@ -37,6 +39,7 @@ export class ObjectFiles {
       fsyncDirSync(this.objectsDir);
       fsyncDirSync(root);
     }
+    this.removeDeadWritersTempFilesSync();
   }
 
   static hash(body: Buffer): Buffer {
@@ -148,7 +151,30 @@ export class ObjectFiles {
     }
   }
 
-  /** Removes temp files left by crashed writers; young ones may belong to a put still in progress. */
+  /**
+   * Removes, at open, the temp files of writers that died mid-write (SIGKILL, OOM, power loss): a temp file is
+   * named after its writer process, so those of a process that no longer exists go at once, while those of a
+   * live writer (another process sharing the directory) stay. Temp files are never read as content; this only
+   * stops them from piling up across crashes. Files of unknown writers are left to removeStaleTempFiles().
+   */
+  removeDeadWritersTempFilesSync(): number {
+    let removed = 0;
+    for (const name of readdirSync(this.tmpDir)) {
+      if (!name.endsWith('.tmp') || !isOwnerGone(name)) continue;
+      try {
+        unlinkSync(join(this.tmpDir, name));
+        removed++;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Removes temp files left by crashed writers: those of writers known to be gone, and any older than
+   * `olderThanMs` (younger ones of unknown writers may belong to a put still in progress).
+   */
   async removeStaleTempFiles(olderThanMs: number): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
@@ -156,7 +182,7 @@ export class ObjectFiles {
       if (!name.endsWith('.tmp')) continue;
       const file = join(this.tmpDir, name);
       try {
-        if ((await stat(file)).mtimeMs > cutoff) continue;
+        if (!isOwnerGone(name) && (await stat(file)).mtimeMs > cutoff) continue;
         await unlink(file);
         removed++;
       } catch (e) {
@@ -166,8 +192,9 @@ export class ObjectFiles {
     return removed;
   }
 
+  /** `<owner tag>-<random>.tmp`: the writer's host and pid, so a later open can tell whether it died. */
   private tmpName(): string {
-    return join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+    return join(this.tmpDir, `${ownerTag()}-${randomBytes(12).toString('hex')}.tmp`);
   }
 }
 

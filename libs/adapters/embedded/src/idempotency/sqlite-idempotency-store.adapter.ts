@@ -7,7 +7,9 @@ import {
   IdempotencyStoreOptions,
   StoredResponse,
 } from '@twinstore/application';
+import { isOwnerGone, ownerTag } from '../process-liveness';
 import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
+import { WalSync } from '../wal-sync';
 
 export interface SqliteIdempotencyStoreOptions extends IdempotencyStoreOptions {
   file: string;
@@ -45,16 +47,22 @@ const PURGE_INTERVAL_MS = 60_000;
 /**
  * Idempotency keys in their own SQLite file (`idempotency.db` under the data directory), shared by every
  * process on the machine. `begin` is one BEGIN IMMEDIATE transaction (read, decide, write under the write lock),
- * so processes racing on one key resolve to exactly one `new`. Answers decide whether a retry acts again,
- * hence synchronous=FULL: a remembered answer survives power loss like the blob it describes.
+ * so processes racing on one key resolve to exactly one `new`. Answers decide whether a retry acts again, so
+ * `complete` resolves only after the WAL is fsynced (WalSync: off the event loop, shared by concurrent
+ * commits): a remembered answer survives power loss like the blob it describes. A claim needs no fsync of its
+ * own (a power loss ends every request it could guard; the answer's fsync covers it anyway). A claim is a
+ * short lease its holder renews while the request runs (`renew`: one conditional UPDATE). It also carries its
+ * process (see process-liveness): a claim whose process no longer exists is taken over at once rather than
+ * after the lease, so a client retrying through a restarted ingest API is not refused even for that long.
  */
 export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly db: SqliteDatabase;
   private readonly ttlMs: number;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly now: () => number;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   private lastPurge = -Infinity;
+  private readonly wal: WalSync;
 
   constructor(options: SqliteIdempotencyStoreOptions) {
     this.ttlMs = options.ttlMs ?? IDEMPOTENCY_TTL_MS;
@@ -64,6 +72,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.db = openSqlite(options.file, { synchronous: 'full' });
     immediate(this.db, () => this.db.exec(SCHEMA));
     this.stmt = prepareStatements(this.db);
+    this.wal = new WalSync(this.db, options.file);
   }
 
   async begin(key: string, scope: string, requestHash: string): Promise<IdempotencyBegin> {
@@ -72,9 +81,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       this.lastPurge = now;
       this.purgeBatch(now);
     }
-    return immediate(this.db, (): IdempotencyBegin => {
+    return this.wal.commitWithoutFsync((): IdempotencyBegin => {
       const row = this.stmt.get.get({ scope, key }) as KeyRow | undefined;
-      const claim = randomUUID();
+      // The claim names its process, so that a retry after a crash need not wait out the lease (below).
+      const claim = `${ownerTag()}-${randomUUID()}`;
       const lease = { scope, key, requestHash, claim, lockedUntil: now + this.leaseMs };
       if (!row || row.expires_at <= now) {
         this.stmt.claim.run({ ...lease, expiresAt: now + this.ttlMs });
@@ -83,15 +93,29 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       if (row.request_hash !== requestHash) return { state: 'mismatch' };
       if (row.state === 'done')
         return { state: 'done', response: JSON.parse(row.response!) as StoredResponse };
-      if (row.locked_until > now) return { state: 'in-flight' };
-      // The holder's lease lapsed (it crashed or hung): the key is ours now.
+      // The holder still runs the request (it renews its lease), unless its process is gone (SIGKILL, OOM,
+      // crash): then the retry would otherwise be refused for the rest of the lease although nothing can
+      // finish it.
+      if (row.locked_until > now && !(row.claim !== null && isOwnerGone(row.claim))) {
+        return { state: 'in-flight' };
+      }
+      // The holder's lease lapsed (it hung) or its process is gone: the key is ours now.
       this.stmt.takeOver.run(lease);
       return { state: 'new', claim };
     });
   }
 
   async complete(key: string, scope: string, claim: string, response: StoredResponse): Promise<boolean> {
-    const { changes } = this.stmt.complete.run({ scope, key, claim, response: JSON.stringify(response) });
+    const { changes } = this.wal.commitWithoutFsync(() =>
+      this.stmt.complete.run({ scope, key, claim, response: JSON.stringify(response) }),
+    );
+    await this.wal.sync();
+    return changes > 0;
+  }
+
+  async renew(key: string, scope: string, claim: string): Promise<boolean> {
+    const now = this.now();
+    const { changes } = this.stmt.renew.run({ scope, key, claim, now, lockedUntil: now + this.leaseMs });
     return changes > 0;
   }
 
@@ -107,6 +131,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   async close(): Promise<void> {
+    await this.wal.idle();
     if (this.db.open) this.db.close();
   }
 
@@ -131,6 +156,10 @@ function prepareStatements(db: SqliteDatabase) {
     takeOver: db.prepare(
       `UPDATE idempotency_keys SET claim = @claim, locked_until = @lockedUntil
         WHERE scope = @scope AND key = @key AND request_hash = @requestHash AND state = 'in-flight'`,
+    ),
+    renew: db.prepare(
+      `UPDATE idempotency_keys SET locked_until = @lockedUntil
+        WHERE scope = @scope AND key = @key AND state = 'in-flight' AND claim = @claim AND expires_at > @now`,
     ),
     complete: db.prepare(
       `UPDATE idempotency_keys SET state = 'done', claim = NULL, response = @response

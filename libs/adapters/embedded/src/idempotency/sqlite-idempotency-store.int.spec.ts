@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeIdempotencyStoreContract, makeTempDir, TempDir } from '@twinstore/testing';
+import { ownerTag } from '../process-liveness';
 import type { BeginRaceChildConfig } from './fixtures/begin-race.child';
 import { openSqliteIdempotencyStore, SqliteIdempotencyStore } from './sqlite-idempotency-store.adapter';
 
+const ok = { status: 202, headers: {}, body: { version: 'V1' } };
 const ROOT = resolve(__dirname, '..', '..', '..', '..', '..');
 
 describeIdempotencyStoreContract('SqliteIdempotencyStore', async (options) => {
@@ -53,6 +56,17 @@ describe('SqliteIdempotencyStore', () => {
     await again.close();
   });
 
+  it('answers complete() only after the WAL is fsynced; a claim costs no fsync', async () => {
+    const store = openSqliteIdempotencyStore({ file });
+    const wal = (store as unknown as { wal: { fsyncs: number } }).wal;
+    const begun = await store.begin('k', 'PUT /v1/twins/a', 'h');
+    if (begun.state !== 'new') throw new Error(begun.state);
+    expect(wal.fsyncs).toBe(0);
+    await store.complete('k', 'PUT /v1/twins/a', begun.claim, ok);
+    expect(wal.fsyncs).toBe(1);
+    await store.close();
+  });
+
   it('purges expired records on its own as keys are used', async () => {
     let now = Date.UTC(2030, 0, 1);
     const store = openSqliteIdempotencyStore({ file, now: () => now, ttlMs: 1000 });
@@ -61,6 +75,36 @@ describe('SqliteIdempotencyStore', () => {
     await store.begin('fresh', 's', 'h');
     expect(await store.purgeExpired()).toBe(0);
     await store.close();
+  });
+
+  it('takes over at once a claim whose process is gone; a live process keeps its claim for the lease', async () => {
+    const store = openSqliteIdempotencyStore({ file });
+    const sibling = openSqliteIdempotencyStore({ file });
+    try {
+      const first = await store.begin('k', 'PUT /v1/twins/a', 'h');
+      expect(first.state).toBe('new');
+      // Held by this (live) process: in flight, as before.
+      expect(await sibling.begin('k', 'PUT /v1/twins/a', 'h')).toEqual({ state: 'in-flight' });
+
+      // The holder was SIGKILLed mid-request: its claim names a process that no longer exists.
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      const db = new Database(file);
+      db.prepare('UPDATE idempotency_keys SET claim = ? WHERE key = ?').run(`${ownerTag(gone)}-x`, 'k');
+      db.close();
+      const retried = await sibling.begin('k', 'PUT /v1/twins/a', 'h');
+      expect(retried).toEqual({ state: 'new', claim: expect.stringMatching(/^h[0-9a-f]{8}-p\d+-/) });
+      // The dead holder's claim is void; the retry's answer is the one remembered.
+      expect(await store.complete('k', 'PUT /v1/twins/a', (first as { claim: string }).claim, ok)).toBe(
+        false,
+      );
+      expect(await sibling.complete('k', 'PUT /v1/twins/a', (retried as { claim: string }).claim, ok)).toBe(
+        true,
+      );
+      expect(await store.begin('k', 'PUT /v1/twins/a', 'h')).toEqual({ state: 'done', response: ok });
+    } finally {
+      await store.close();
+      await sibling.close();
+    }
   });
 
   it('refuses a non-positive TTL or lease', () => {
@@ -127,7 +171,13 @@ describe('SqliteIdempotencyStore across processes', () => {
     const startAt = Date.now() + 1500;
     const outputs = await Promise.all(
       Array.from({ length: 4 }, (_, i) =>
-        runChild({ file, keys: i % 2 ? [...keys].reverse() : keys, scope: 'PUT /v1/twins/x', startAt }),
+        runChild({
+          file,
+          keys: i % 2 ? [...keys].reverse() : keys,
+          scope: 'PUT /v1/twins/x',
+          startAt,
+          exitAt: startAt + 5000,
+        }),
       ),
     );
     const lines = outputs.flat();
