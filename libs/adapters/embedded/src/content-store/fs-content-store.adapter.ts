@@ -3,19 +3,23 @@ import { join } from 'node:path';
 import {
   BlobProperties,
   BlobTier,
+  BlobTiering,
   ContentStore,
+  CopyState,
   PreconditionFailedError,
   PutBlobOptions,
 } from '@twinstore/application';
 import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
+import { WalSync } from '../wal-sync';
 import { assertBlobPath, assertBlobPrefix, prefixUpperBound } from './blob-path';
 import { ObjectFiles } from './object-files';
 
 export interface FsContentStoreOptions {
   dir: string;
   /**
-   * Durability of the name -> object index. `full` (default) survives power loss. Object files are fsynced
-   * in both modes, because a row that survives must never point at bytes that did not.
+   * Durability of the name -> object index. `full` (default) survives power loss: a put resolves only after
+   * the WAL holding its row is fsynced (off the event loop, shared by concurrent puts). Object files are
+   * fsynced in both modes, because a row that survives must never point at bytes that did not.
    */
   synchronous?: 'full' | 'normal';
   /** Rows per internal list() query (default 500). */
@@ -65,15 +69,18 @@ const COLUMNS = 'path, object, etag, size, content_type, metadata, last_modified
  * content-addressed object files (`objects/ab/cdef...`, sha256).
  *
  * Crash safety: put() makes the object durable first (temp file, fsync, rename, fsync dir) and only then
- * commits the row in one IMMEDIATE transaction that also checks the preconditions. A kill at any moment
+ * commits the row in one IMMEDIATE transaction that also checks the preconditions; it resolves once the WAL
+ * holding the row is fsynced (see flushPuts). A kill at any moment
  * leaves the old row or the new row, each pointing at complete bytes; the worst case is an orphan object
  * file, which collectGarbage() reclaims.
  *
  * Several processes may share a directory: SQLite WAL serialises the commits, and every decision that
  * unlinks an object is taken under SQLite's write lock (see collect()).
  */
-export class FsContentStore implements ContentStore {
+export class FsContentStore implements ContentStore, BlobTiering {
   private readonly db: SqliteDatabase;
+  /** Present under `synchronous: 'full'`: makes group commits durable without blocking the event loop. */
+  private readonly wal: WalSync | undefined;
   private readonly objects: ObjectFiles;
   private readonly stmt: Statements;
   private readonly commitQueue: PendingPut[] = [];
@@ -87,9 +94,12 @@ export class FsContentStore implements ContentStore {
       throw new Error('listPageSize must be a positive integer');
     }
     this.objects = new ObjectFiles(options.dir);
-    this.db = openSqlite(join(options.dir, 'blobs.db'), { synchronous: options.synchronous ?? 'full' });
+    const file = join(options.dir, 'blobs.db');
+    const synchronous = options.synchronous ?? 'full';
+    this.db = openSqlite(file, { synchronous });
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
+    this.wal = synchronous === 'full' ? new WalSync(this.db, file) : undefined;
   }
 
   put(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
@@ -119,9 +129,12 @@ export class FsContentStore implements ContentStore {
   }
 
   /**
-   * Group commit: the puts whose objects became durable while the previous commit was syncing share one
-   * IMMEDIATE transaction, hence one WAL fsync. Each put still checks its own precondition against the rows
-   * as left by the puts before it; a refused put writes nothing and does not affect the others.
+   * Group commit: the puts whose objects became durable by the same turn of the event loop share one
+   * IMMEDIATE transaction (at most MAX_PUTS_PER_COMMIT). It commits without an fsync; the WAL fsync runs on
+   * the thread pool, shared with every other commit made meanwhile (WalSync), and each put is answered only
+   * after it. Each put still checks its own precondition against the rows as left by the puts before it; a
+   * refused put writes nothing and does not affect the others. An error of the transaction itself fails the
+   * whole batch, which then committed nothing.
    */
   private flushPuts(): void {
     this.flushScheduled = false;
@@ -133,10 +146,36 @@ export class FsContentStore implements ContentStore {
     }
     let outcomes: (Buffer | Error | undefined)[];
     try {
-      outcomes = immediate(this.db, () => batch.map((put) => this.applyPut(put)));
+      const apply = () => batch.map((put) => this.applyPut(put));
+      outcomes = this.wal ? this.wal.commitWithoutFsync(apply) : immediate(this.db, apply);
     } catch (e) {
-      outcomes = batch.map(() => e as Error);
+      // Rolled back: no row of this batch exists, so no durability to wait for.
+      this.settlePuts(
+        batch,
+        batch.map(() => e as Error),
+      );
+      return;
     }
+    if (!this.wal) {
+      this.settlePuts(batch, outcomes);
+      return;
+    }
+    this.wal.sync().then(
+      () => this.settlePuts(batch, outcomes),
+      // Committed, but not known to be durable: the callers must not take it as written. Replaced objects
+      // stay (the old rows may be what survives), at worst as collectable orphans.
+      (e: unknown) => {
+        for (const put of batch) put.reject(e as Error);
+      },
+    );
+  }
+
+  /**
+   * Answers each put of a committed (and, under `full`, durable) batch, then unlinks the objects it left
+   * unreferenced. Only now: unlinking an object replaced by a row that a power loss could still undo would
+   * leave the old row pointing at nothing.
+   */
+  private settlePuts(batch: PendingPut[], outcomes: (Buffer | Error | undefined)[]): void {
     const garbage: Buffer[] = [];
     batch.forEach((put, i) => {
       const outcome = outcomes[i];
@@ -236,6 +275,26 @@ export class FsContentStore implements ContentStore {
     return this.stmt.setTier.run(tier, path).changes > 0;
   }
 
+  /**
+   * Copy-based rehydration: a new Hot blob at `target` with the source's bytes and metadata. The copy is
+   * complete at once here (objects are local); the embedded profile's delay is the rehydration job's.
+   */
+  async startRehydration(source: string, target: string): Promise<CopyState> {
+    assertBlobPath(target);
+    if (await this.head(target)) return 'completed';
+    const blob = await this.get(source);
+    if (!blob) return 'missing';
+    await this.put(target, blob.body, {
+      contentType: blob.properties.contentType,
+      metadata: blob.properties.metadata,
+    });
+    return 'completed';
+  }
+
+  async rehydrationState(target: string): Promise<CopyState> {
+    return (await this.head(target)) ? 'completed' : 'missing';
+  }
+
   /** Number of blobs and their total size in bytes (logical sizes, before de-duplication of identical bodies). */
   stats(): { blobs: number; bytes: number } {
     const { blobs, bytes } = this.stmt.stats.get()!;
@@ -264,6 +323,7 @@ export class FsContentStore implements ContentStore {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
+    await this.wal?.idle();
     if (this.db.open) this.db.close();
   }
 

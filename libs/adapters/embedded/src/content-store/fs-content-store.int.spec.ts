@@ -3,12 +3,29 @@ import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BlobProperties, PreconditionFailedError } from '@twinstore/application';
-import { describeContentStoreContract, makeTempDir, TempDir } from '@twinstore/testing';
+import {
+  describeBlobTieringContract,
+  describeContentStoreContract,
+  makeTempDir,
+  TempDir,
+} from '@twinstore/testing';
 import { FsContentStore, openFsContentStore } from './fs-content-store.adapter';
 import { ObjectFiles } from './object-files';
 
 describeContentStoreContract('FsContentStore', async () => {
   const tmp = await makeTempDir('fs-content-store');
+  const subject = openFsContentStore({ dir: tmp.dir });
+  return {
+    subject,
+    cleanup: async () => {
+      await subject.close();
+      await tmp.cleanup();
+    },
+  };
+});
+
+describeBlobTieringContract('FsContentStore', async () => {
+  const tmp = await makeTempDir('fs-tiering');
   const subject = openFsContentStore({ dir: tmp.dir });
   return {
     subject,

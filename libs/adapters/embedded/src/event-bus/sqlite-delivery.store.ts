@@ -189,6 +189,14 @@ export class SqliteDeliveryStore {
              WHERE d.subscription = s.name AND d.state = 'dead-lettered') AS deadLettered
          FROM bus_subscriptions s ORDER BY s.name`,
       ),
+      subscriptionNames: db.prepare('SELECT name FROM bus_subscriptions ORDER BY name').pluck(),
+      // Walks the delivery index for one subscription and stops at the limit (-1: none).
+      activeUpTo: db
+        .prepare(
+          `SELECT COUNT(*) FROM (SELECT 1 FROM bus_deliveries
+             WHERE subscription = ? AND state = 'active' LIMIT ?)`,
+        )
+        .pluck(),
       deadLetters: db.prepare(
         `SELECT m.message_id AS messageId, d.subscription AS subscription, d.delivery_count AS deliveryCount,
                 d.dead_letter_reason AS reason, d.dead_letter_description AS description,
@@ -233,9 +241,12 @@ export class SqliteDeliveryStore {
     return this.stmt.typesOf.all(name) as string[];
   }
 
-  /** Appends messages with their deliveries in one transaction; returns the number of deliveries created. */
+  /**
+   * Appends messages with their deliveries in one transaction, committed without an fsync: the caller makes it
+   * durable (WalSync) before it reports the publish. Returns the number of deliveries created.
+   */
   append(messages: readonly OutgoingMessage[], now: number): number {
-    return immediate(this.db, () => {
+    return this.withoutFsync(() => {
       let deliveries = 0;
       for (const message of messages) {
         const seq = this.stmt.insertMessage.run(
@@ -329,6 +340,17 @@ export class SqliteDeliveryStore {
     return this.stmt.stats.all() as DeliveryStats[];
   }
 
+  /** Active deliveries of the busiest subscription, counted up to `atMost` each (all when undefined). */
+  backlog(atMost?: number): number {
+    const limit = atMost === undefined ? -1 : Math.max(0, Math.floor(atMost));
+    let busiest = 0;
+    for (const name of this.stmt.subscriptionNames.all() as string[]) {
+      busiest = Math.max(busiest, this.stmt.activeUpTo.get(name, limit) as number);
+      if (limit >= 0 && busiest >= limit) break;
+    }
+    return busiest;
+  }
+
   listDeadLetters(subscription: string, limit: number): DeadLetterRow[] {
     return this.stmt.deadLetters.all(subscription, limit) as DeadLetterRow[];
   }
@@ -353,10 +375,11 @@ export class SqliteDeliveryStore {
 
   /**
    * Consumer-side changes (claim, renew, settle, release) commit without an fsync: the connection is otherwise
-   * `synchronous = FULL`, and a later FULL commit (a publish) syncs the WAL up to itself, so publishes stay
-   * durable. A power loss can only undo recent consumer changes, which at-least-once delivery already allows
-   * for (a completion lost = one redelivery; a claim lost = a lock that never happened). Halves the fsyncs of a
-   * busy consumer on disks where each one costs milliseconds.
+   * `synchronous = FULL`, and a later sync of the WAL (a publish's) covers them too. Publishes (append) commit
+   * the same way and are made durable by the bus (WalSync) before they are reported. A power loss can only undo
+   * recent consumer changes, which at-least-once delivery already allows for (a completion lost = one
+   * redelivery; a claim lost = a lock that never happened). Halves the fsyncs of a busy consumer on disks where
+   * each one costs milliseconds.
    */
   private withoutFsync<T>(fn: () => T): T {
     this.syncNormal.run();

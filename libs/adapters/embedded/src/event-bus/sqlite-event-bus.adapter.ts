@@ -11,6 +11,7 @@ import {
 } from '@twinstore/application';
 import { encodeEvent, EventType, TwinEvent } from '@twinstore/contracts';
 import { openSqlite, SqliteDatabase } from '../sqlite';
+import { WalSync } from '../wal-sync';
 import { BackoffRange, PollRange } from './backoff';
 import { OutgoingMessage, SqliteDeliveryStore } from './sqlite-delivery.store';
 import { EventBusLogger, silentLogger, SqliteSubscriptionRunner } from './sqlite-subscription.runner';
@@ -42,6 +43,8 @@ const DEFAULTS = {
 };
 
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** Publish calls committed in one transaction at most; more wait for the next turn of the event loop. */
+const MAX_PUBLISHES_PER_COMMIT = 256;
 
 interface PendingPublish {
   messages: OutgoingMessage[];
@@ -63,9 +66,13 @@ export class SqliteEventBus implements EventPublisher, EventSubscriber, EventBus
     private readonly db: SqliteDatabase,
     private readonly store: SqliteDeliveryStore,
     private readonly settings: Required<Omit<SqliteEventBusOptions, 'file' | 'subscriptions'>>,
+    private readonly wal: WalSync,
   ) {}
 
-  /** Durable (fsynced) once resolved. Calls in the same turn of the event loop share one transaction. */
+  /**
+   * Durable (fsynced) once resolved. Calls in the same turn of the event loop share one transaction, and
+   * transactions committed while a WAL fsync runs share the next one (group commit, off the event loop).
+   */
   publish(events: TwinEvent[]): Promise<void> {
     return this.enqueue(events.map((e) => ({ messageId: e.id, type: e.type, body: encodeEvent(e) })));
   }
@@ -112,6 +119,11 @@ export class SqliteEventBus implements EventPublisher, EventSubscriber, EventBus
     return this.store.stats();
   }
 
+  /** A bounded index walk per subscription: cheap enough to sample every second from the API process. */
+  async backlog(atMost?: number): Promise<number> {
+    return this.store.backlog(atMost);
+  }
+
   async listDeadLetters(
     subscription: string,
     options: { limit?: number } = {},
@@ -151,32 +163,51 @@ export class SqliteEventBus implements EventPublisher, EventSubscriber, EventBus
     if (messages.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ messages, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushPublishes());
-      }
+      this.scheduleFlush();
     });
   }
 
-  private flushPublishes(): void {
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushPublishes());
+  }
+
+  /**
+   * Commits the pending calls (in call order, at most MAX_PUBLISHES_PER_COMMIT) in one transaction without an
+   * fsync, then answers them after the WAL fsync that follows. A failed transaction rejects every call of the
+   * batch and commits none of them; a failed fsync rejects them too (committed, but not known durable).
+   */
+  private flushPublishes(): Promise<void> {
     this.flushScheduled = false;
-    const batch = this.pending.splice(0);
-    if (batch.length === 0) return;
+    const batch = this.pending.splice(0, MAX_PUBLISHES_PER_COMMIT);
+    if (batch.length === 0) return Promise.resolve();
+    if (this.pending.length > 0) this.scheduleFlush();
     const messages = batch.flatMap((p) => p.messages);
     try {
       this.store.append(messages, Date.now());
     } catch (error) {
       for (const p of batch) p.reject(error);
-      return;
+      return Promise.resolve();
     }
-    for (const p of batch) p.resolve();
-    const types = new Set(messages.map((m) => m.type));
-    for (const runner of this.runners) runner.notify(types);
+    return this.wal.sync().then(
+      () => {
+        for (const p of batch) p.resolve();
+        const types = new Set(messages.map((m) => m.type));
+        for (const runner of this.runners) runner.notify(types);
+      },
+      (error: unknown) => {
+        for (const p of batch) p.reject(error);
+      },
+    );
   }
 
   private async shutdown(): Promise<void> {
     await Promise.all([...this.runners].map((r) => r.close()));
-    this.flushPublishes();
+    const flushes: Promise<void>[] = [];
+    while (this.pending.length > 0) flushes.push(this.flushPublishes());
+    await Promise.all(flushes);
+    await this.wal.idle();
     this.db.close();
   }
 }
@@ -203,7 +234,7 @@ export function openSqliteEventBus(options: SqliteEventBusOptions): SqliteEventB
   try {
     const store = new SqliteDeliveryStore(db, settings.maxDeliveryCount);
     store.registerSubscriptions(options.subscriptions, Date.now());
-    return new SqliteEventBus(db, store, settings);
+    return new SqliteEventBus(db, store, settings, new WalSync(db, options.file));
   } catch (error) {
     db.close();
     throw error;
