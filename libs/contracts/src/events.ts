@@ -40,15 +40,52 @@ export const twinAccessedV1Schema = z
   })
   .strict();
 
+const tier = z.enum(['hot', 'warm', 'cold']);
+
+/** A twin moved between storage tiers (hot = catalog + Hot blob, warm = table + Cool, cold = Archive bundle). */
+export const twinTierChangedV1Schema = z
+  .object({
+    leadId,
+    /** The version that moved. */
+    version,
+    from: tier,
+    to: tier,
+    at: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+  .describe(
+    'A twin moved between storage tiers: hot (catalog, Hot blob), warm (Cool blob), cold (Archive bundle). ' +
+      'Published by the tiering sweep (hot->warm, ->cold), promotion (a read or write of a warm or cold twin) ' +
+      'and rehydration (cold->hot). Ids and times only, no personal data.',
+  );
+
+/** A cold twin's rehydration job completed: the version is readable (and hot) again. */
+export const twinRehydratedV1Schema = z
+  .object({
+    leadId,
+    version,
+    jobId: z.string().min(1).max(200),
+    at: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+  .describe(
+    'The rehydration job of a cold twin completed: the version is back in the Hot tier and readable ' +
+      '(GET /v1/twins/{leadId}); the job is /v1/rehydrations/{jobId}.',
+  );
+
 export type TwinSavedV1 = z.output<typeof twinSavedV1Schema>;
 export type TwinDeletedV1 = z.output<typeof twinDeletedV1Schema>;
 export type TwinAccessedV1 = z.output<typeof twinAccessedV1Schema>;
+export type TwinTierChangedV1 = z.output<typeof twinTierChangedV1Schema>;
+export type TwinRehydratedV1 = z.output<typeof twinRehydratedV1Schema>;
 
 /** Every event type this system emits, with its data schema. One place: the AsyncAPI document is built from it. */
 export const EVENT_SCHEMAS = {
   'twin.saved.v1': twinSavedV1Schema,
   'twin.deleted.v1': twinDeletedV1Schema,
   'twin.accessed.v1': twinAccessedV1Schema,
+  'twin.tier-changed.v1': twinTierChangedV1Schema,
+  'twin.rehydrated.v1': twinRehydratedV1Schema,
 } as const;
 
 export type EventType = keyof typeof EVENT_SCHEMAS;
@@ -58,6 +95,8 @@ export interface EventDataMap {
   'twin.saved.v1': TwinSavedV1;
   'twin.deleted.v1': TwinDeletedV1;
   'twin.accessed.v1': TwinAccessedV1;
+  'twin.tier-changed.v1': TwinTierChangedV1;
+  'twin.rehydrated.v1': TwinRehydratedV1;
 }
 
 export type TwinEvent = {

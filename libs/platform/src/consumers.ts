@@ -22,7 +22,14 @@ export function createHandler(runtime: TwinsRuntime, name: ConsumerName): EventH
     case 'cache-warmer':
       return new CacheWarmerHandler(runtime.cache, runtime.content).handle;
     case 'tiering':
-      return new TieringHandler(runtime.activity).handle;
+      return new TieringHandler(
+        runtime.activity,
+        runtime.tiering && {
+          ledger: runtime.tiering.lifecycle.ledger,
+          lifecycle: runtime.tiering.lifecycle,
+          publisher: runtime.publisher,
+        },
+      ).handle;
   }
 }
 

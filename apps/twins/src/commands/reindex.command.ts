@@ -1,6 +1,12 @@
 import { Presets, SingleBar } from 'cli-progress';
 import pino from 'pino';
-import { Clock, METADATA_SOURCES, RebuildProjectionsUseCase, RebuildReport } from '@twinstore/application';
+import {
+  Clock,
+  METADATA_SOURCES,
+  RebuildProjectionsUseCase,
+  RebuildReport,
+  TieringActivity,
+} from '@twinstore/application';
 import { createHandler, createRuntime, loadConfigOrExit, TwinsConfig } from '@twinstore/platform';
 
 export interface ReindexArgs {
@@ -21,11 +27,13 @@ export interface ReindexArgs {
 }
 
 /**
- * `twins reindex`: rebuilds the catalog and pointers, the search index and the tiering records from the
- * blob store alone, through the consumers' own handlers (see RebuildProjectionsUseCase). Safe on live
+ * `twins reindex`: rebuilds the catalog and pointers, the search index and the tiering records (placements
+ * and the cold twins' bundle offset index included) from the blob store alone: the day-blobs and the bundles'
+ * sidecar manifests, through the consumers' own handlers (see RebuildProjectionsUseCase). Safe on live
  * projections and next to running consumers: every write is version-guarded. The cache is left alone (it
- * fills on reads). Exit code 1 when anything needs attention: a failed delivery, an unreadable lead, a
- * corrupt or invalid day-blob.
+ * fills on reads). No data moves: the tiering service's next sweep does that. Exit code 1 when anything needs
+ * attention: a failed delivery, an unreadable lead, a corrupt or invalid day-blob or manifest entry, a bundle
+ * that could not be read (no manifest, its rehydrated copy pending: run it again later).
  */
 export async function reindexCommand(
   args: ReindexArgs = {},
@@ -46,8 +54,9 @@ export async function reindexCommand(
         indexer: createHandler(runtime, 'indexer'),
         tiering: createHandler(runtime, 'tiering'),
       },
-      activity: runtime.activity,
-      thresholds: config.tiering,
+      ...(typeof (runtime.activity as Partial<TieringActivity>).setPlacement === 'function'
+        ? { ledger: runtime.activity as TieringActivity, thresholds: config.tiering }
+        : {}),
       clock: runtime.clock,
     });
     const report = await rebuild.execute({
@@ -56,7 +65,7 @@ export async function reindexCommand(
       onProgress: (p) =>
         progress.update(
           p.phase === 'scan'
-            ? { done: 0, total: 0, detail: `scanning: ${p.blobs} day-blobs` }
+            ? { done: 0, total: 0, detail: `scanning: ${p.blobs} day-blobs, ${p.bundles} bundles` }
             : { done: p.done, total: p.leads, detail: `failed ${p.failed}` },
         ),
     });
@@ -64,7 +73,11 @@ export async function reindexCommand(
     if (args.json) out.write(`${JSON.stringify(report, null, 2)}\n`);
     else printReindexReport(out, report);
     const attention =
-      report.failures.count + report.unreadable.count + report.corrupt.count + report.invalid.count;
+      report.failures.count +
+      report.unreadable.count +
+      report.corrupt.count +
+      report.invalid.count +
+      report.bundles.unread.count;
     return { code: attention > 0 ? 1 : 0, report };
   } finally {
     progress.stop();
@@ -74,6 +87,7 @@ export async function reindexCommand(
 
 const SOURCE_LABEL: Record<(typeof METADATA_SOURCES)[number], string> = {
   pointer: 'pointer',
+  manifest: 'bundle manifest',
   'front-matter': 'front matter',
   'pointer-other-version': "older version's pointer",
   defaults: 'defaults',
@@ -81,12 +95,15 @@ const SOURCE_LABEL: Record<(typeof METADATA_SOURCES)[number], string> = {
 
 function printReindexReport(out: NodeJS.WritableStream, r: RebuildReport): void {
   const lines = [
-    `reindex${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.leads} twins from ${r.blobs} day-blobs in ` +
+    `reindex${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.leads} twins from ${r.blobs} day-blobs and ` +
+      `${r.bundles.listed} bundles in ` +
       `${(r.elapsedMs / 1000).toFixed(2)} s (${r.twinsPerSecond.toFixed(1)} twins/s)`,
     `  rebuilt: ${r.rebuilt}, failed deliveries: ${r.failures.count}, unreadable twins: ${r.unreadable.count}`,
     ...Object.entries(r.outcomes).map(
       ([name, o]) => `  ${name.padEnd(8)} ${o.done} applied, ${o.skip} already current`,
     ),
+    `  cold twins from bundle manifests: ${r.bundles.cold} (${r.bundles.entries} entries listed, ` +
+      `${r.bundles.backfilled} manifests written from a bundle copy, ${r.bundles.unread.count} bundles unread)`,
     `  history entries added to pointers: ${r.historyEntries}`,
     `  metadata from: ${METADATA_SOURCES.map((s) => `${SOURCE_LABEL[s]} ${r.metadata[s]}`).join(', ')}`,
   ];
@@ -100,10 +117,18 @@ function printReindexReport(out: NodeJS.WritableStream, r: RebuildReport): void 
   lines.push(
     `  invalid day-blobs: ${r.invalid.count}, corrupt (sha256 mismatch): ${r.corrupt.count}, archived: ${r.archived}`,
   );
-  for (const p of [...r.invalid.sample, ...r.corrupt.sample]) lines.push(`    ${p.path}: ${p.reason}`);
+  for (const p of [...r.invalid.sample, ...r.corrupt.sample, ...r.bundles.unread.sample]) {
+    lines.push(`    ${p.path}: ${p.reason}`);
+  }
   for (const f of r.failures.sample) lines.push(`    failed ${f.leadId} (${f.subscription}): ${f.reason}`);
   for (const leadId of r.unreadable.sample) lines.push(`    unreadable ${leadId}`);
-  if (!r.dryRun) lines.push(`  tier changes in the closing sweep: ${r.tierChanges}`);
+  if (!r.dryRun) {
+    lines.push(
+      `  placements restored: hot ${r.placements.hot}, warm ${r.placements.warm}, cold ${r.placements.cold}; ` +
+        `retired bundles recorded: ${r.retired}; hot twins given an access now: ${r.accessAssumed} ` +
+        '(no data moved: the tiering sweep moves what is due)',
+    );
+  }
   out.write(`${lines.join('\n')}\n`);
 }
 

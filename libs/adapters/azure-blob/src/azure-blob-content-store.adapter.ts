@@ -10,9 +10,14 @@ import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import {
   assertBlobPath,
   assertBlobPrefix,
+  BillingMeter,
   BlobProperties,
   BlobTier,
+  BlobTiering,
   ContentStore,
+  CopyState,
+  NO_BILLING_METER,
+  RehydratePriority,
   PreconditionFailedError,
   PutBlobOptions,
 } from '@twinstore/application';
@@ -30,6 +35,8 @@ export interface AzureBlobContentStoreOptions {
   listPageSize?: number;
   /** Passed to the SDK (retry policy, user agent). */
   pipeline?: StoragePipelineOptions;
+  /** Counts billable operations (twins_billable_operations_total). */
+  meter?: BillingMeter;
 }
 
 /**
@@ -72,14 +79,16 @@ const TIER_TO_AZURE: Record<BlobTier, 'Hot' | 'Cool' | 'Archive'> = {
  * tier; the second request is conditional on the first one's ETag, so body and properties always belong to
  * the same version.
  */
-export class AzureBlobContentStore implements ContentStore {
+export class AzureBlobContentStore implements ContentStore, BlobTiering {
   private readonly listPageSize: number;
+  private readonly meter: BillingMeter;
 
   constructor(
     readonly container: ContainerClient,
-    options: { listPageSize?: number } = {},
+    options: { listPageSize?: number; meter?: BillingMeter } = {},
   ) {
     this.listPageSize = options.listPageSize ?? 1000;
+    this.meter = options.meter ?? NO_BILLING_METER;
     if (!Number.isInteger(this.listPageSize) || this.listPageSize < 1 || this.listPageSize > 5000) {
       throw new Error('listPageSize must be an integer from 1 to 5000');
     }
@@ -99,6 +108,7 @@ export class AzureBlobContentStore implements ContentStore {
     if (options.ifMatch !== undefined && options.ifNoneMatch !== undefined) {
       throw new Error('ifMatch and ifNoneMatch cannot be combined');
     }
+    this.meter.record('blob', 'write', 'hot');
     try {
       // uploadData sends bodies up to 256 MiB as one Put Blob request; larger ones are staged as blocks and
       // the conditions then apply to the final Put Block List, so a refused write never becomes visible.
@@ -139,6 +149,8 @@ export class AzureBlobContentStore implements ContentStore {
       const etag = requireEtag(download.etag, path);
       try {
         const properties = await blob.getProperties({ conditions: { ifMatch: etag } });
+        this.meter.record('blob', 'read', toTier(properties.accessTier));
+        this.meter.record('blob', 'other', toTier(properties.accessTier));
         return { body, properties: fromProperties(path, properties) };
       } catch (e) {
         // Replaced or deleted between the two requests: read again, so body and properties match.
@@ -150,6 +162,7 @@ export class AzureBlobContentStore implements ContentStore {
 
   async head(path: string): Promise<BlobProperties | null> {
     assertBlobPath(path);
+    this.meter.record('blob', 'other', 'hot');
     try {
       return fromProperties(path, await this.container.getBlockBlobClient(path).getProperties());
     } catch (e) {
@@ -160,6 +173,7 @@ export class AzureBlobContentStore implements ContentStore {
 
   async delete(path: string, options: { ifMatch?: string } = {}): Promise<boolean> {
     assertBlobPath(path);
+    this.meter.record('blob', 'delete', 'hot');
     try {
       await this.container.getBlockBlobClient(path).delete({
         deleteSnapshots: 'include',
@@ -184,6 +198,7 @@ export class AzureBlobContentStore implements ContentStore {
       .listBlobsFlat({ prefix: prefix === '' ? undefined : prefix, includeMetadata: true })
       .byPage({ maxPageSize: this.listPageSize });
     for await (const page of pages) {
+      this.meter.record('blob', 'list', 'hot');
       for (const item of page.segment.blobItems) yield fromListItem(item);
     }
   }
@@ -197,6 +212,7 @@ export class AzureBlobContentStore implements ContentStore {
     assertBlobPath(path);
     const azureTier = TIER_TO_AZURE[tier];
     if (!azureTier) throw new Error('blob tier must be hot, cool or archive');
+    this.meter.record('blob', 'set_tier', tier);
     try {
       await this.container.getBlockBlobClient(path).setAccessTier(azureTier);
       return true;
@@ -204,6 +220,53 @@ export class AzureBlobContentStore implements ContentStore {
       if (statusOf(e) === 404) return false;
       throw e;
     }
+  }
+
+  /**
+   * Copy-based rehydration (what Azure recommends over setting the tier in place): Copy Blob from `source`
+   * (Archive allowed) to a new Hot blob `target` with the given rehydrate priority. Same-account copy, so the
+   * source is authorised by the destination request (shared key; with Entra ID the identity needs read on
+   * the container). The copy of an archived source stays pending until the rehydration ends (up to 15 h
+   * standard, under 1 h high); Azurite completes it at once. Idempotent: an existing target is not copied again.
+   */
+  async startRehydration(source: string, target: string, priority: RehydratePriority): Promise<CopyState> {
+    assertBlobPath(source);
+    assertBlobPath(target);
+    const existing = await this.rehydrationState(target);
+    if (existing !== 'missing') return existing;
+    this.meter.record('blob', priority === 'high' ? 'rehydrate_high' : 'rehydrate_standard', 'archive');
+    try {
+      await this.container
+        .getBlockBlobClient(target)
+        .beginCopyFromURL(this.container.getBlockBlobClient(source).url, {
+          tier: 'Hot',
+          rehydratePriority: priority === 'high' ? 'High' : 'Standard',
+          conditions: { ifNoneMatch: '*' },
+        });
+    } catch (e) {
+      if (statusOf(e) === 404) return 'missing';
+      // Another process started the same copy first.
+      if (statusOf(e) !== 409 && statusOf(e) !== 412) throw e;
+    }
+    return this.rehydrationState(target);
+  }
+
+  /** The copy's state from the target's properties (copy status and archive status). */
+  async rehydrationState(target: string): Promise<CopyState> {
+    assertBlobPath(target);
+    let p: BlobGetPropertiesResponse;
+    this.meter.record('blob', 'other', 'hot');
+    try {
+      p = await this.container.getBlockBlobClient(target).getProperties();
+    } catch (e) {
+      if (statusOf(e) === 404) return 'missing';
+      throw e;
+    }
+    if (p.copyStatus === 'failed' || p.copyStatus === 'aborted') return 'failed';
+    if (p.copyStatus === 'pending' || (p.archiveStatus ?? '').startsWith('rehydrate-pending'))
+      return 'pending';
+    if (p.accessTier?.toLowerCase() === 'archive') return 'pending';
+    return 'completed';
   }
 
   /**
@@ -226,6 +289,7 @@ export class AzureBlobContentStore implements ContentStore {
         const chunk = chunks[next++];
         const clients = chunk.map((p) => this.container.getBlockBlobClient(p));
         const pathByUrl = new Map(clients.map((c, i) => [c.url, chunk[i]]));
+        this.meter.record('blob', 'delete', 'hot', chunk.length);
         const response = await batch.deleteBlobs(clients, { deleteSnapshots: 'include' });
         for (const sub of response.subResponses) {
           const path = pathByUrl.get(sub._request.url) ?? '?';
@@ -266,6 +330,7 @@ export function createAzureBlobContentStore(options: AzureBlobContentStoreOption
   }
   return new AzureBlobContentStore(service.getContainerClient(containerName), {
     listPageSize: options.listPageSize,
+    meter: options.meter,
   });
 }
 

@@ -3,7 +3,14 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PreconditionFailedError } from '@twinstore/application';
 import { contentPath, imagePath, metadataPath, VersionGenerator } from '@twinstore/domain';
-import { describeContentStoreContract, startAzurite, TestAzurite } from '@twinstore/testing';
+import {
+  describeBlobTieringContract,
+  describeContentStoreContract,
+  describeLeaseLockContract,
+  startAzurite,
+  TestAzurite,
+} from '@twinstore/testing';
+import { BlobLeaseLock } from './blob-lease-lock';
 import {
   AzureBlobContentStore,
   BlobArchivedError,
@@ -36,6 +43,23 @@ async function dropStore(store: AzureBlobContentStore): Promise<void> {
 describeContentStoreContract('Azure Blob (Azurite)', async () => {
   const store = await openStore();
   return { subject: store, cleanup: () => dropStore(store) };
+});
+
+describeBlobTieringContract('Azure Blob (Azurite)', async () => {
+  const store = await openStore();
+  return { subject: store, cleanup: () => dropStore(store) };
+});
+
+describeLeaseLockContract('BlobLeaseLock (Azurite, two clients)', async () => {
+  const store = await openStore();
+  const other = createAzureBlobContentStore({
+    connectionString: azurite.connectionString,
+    container: store.container.containerName,
+  });
+  return {
+    subject: { a: new BlobLeaseLock(store.container), b: new BlobLeaseLock(other.container) },
+    cleanup: () => dropStore(store),
+  };
 });
 
 describe('AzureBlobContentStore on Azurite', () => {

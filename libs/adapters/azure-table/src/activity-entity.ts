@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TwinActivity } from '@twinstore/application';
+import { BundleLocation, TwinActivity } from '@twinstore/application';
 import { Tier, TIERS, Version } from '@twinstore/domain';
 
 /**
@@ -46,6 +46,12 @@ export interface ActivityEntity {
   LastAccessMs?: bigint;
   LastActivityMs?: bigint;
   Tier?: Tier;
+  /** Cold twins: the bundle blob and byte range holding the bytes (the bundle offset index). */
+  Bundle?: string;
+  BundleOffset?: number;
+  BundleLength?: number;
+  /** Bundles of earlier placements (comma-separated paths): erasure rewrites them too. */
+  RetiredBundles?: string;
 }
 
 export interface LiveActivity {
@@ -54,6 +60,8 @@ export interface LiveActivity {
   lastAccessMs: number | null;
   tier: Tier;
   deletedVersion?: Version;
+  location?: BundleLocation;
+  retired?: string[];
 }
 
 export function liveEntity(leadId: string, activity: LiveActivity): ActivityEntity {
@@ -69,6 +77,12 @@ export function liveEntity(leadId: string, activity: LiveActivity): ActivityEnti
   };
   if (activity.lastAccessMs !== null) entity.LastAccessMs = BigInt(activity.lastAccessMs);
   if (activity.deletedVersion !== undefined) entity.DeletedVersion = activity.deletedVersion;
+  if (activity.location) {
+    entity.Bundle = activity.location.bundle;
+    entity.BundleOffset = activity.location.offset;
+    entity.BundleLength = activity.location.length;
+  }
+  if (activity.retired && activity.retired.length > 0) entity.RetiredBundles = activity.retired.join(',');
   return entity;
 }
 
@@ -86,13 +100,28 @@ export function readLive(entity: Record<string, unknown>): LiveActivity | null {
   if (entity['Deleted'] !== false || typeof entity['Version'] !== 'string') return null;
   const tier = entity['Tier'];
   const deletedVersion = entity['DeletedVersion'];
+  const bundle = entity['Bundle'];
+  const offset = entity['BundleOffset'];
+  const length = entity['BundleLength'];
+  const retired = typeof entity['RetiredBundles'] === 'string' ? entity['RetiredBundles'].split(',') : [];
   return {
     version: entity['Version'] as Version,
     lastWriteMs: toMs(entity['LastWriteMs']) ?? 0,
     lastAccessMs: toMs(entity['LastAccessMs']),
     tier: TIERS.includes(tier as Tier) ? (tier as Tier) : 'hot',
     ...(typeof deletedVersion === 'string' ? { deletedVersion: deletedVersion as Version } : {}),
+    ...(typeof bundle === 'string' && typeof offset === 'number' && typeof length === 'number'
+      ? { location: { bundle, offset, length } }
+      : {}),
+    ...(retired.length > 0 ? { retired } : {}),
   };
+}
+
+/** The retired bundles after the location changes to `next` (the old bundle joins them). */
+export function retireBundle(live: LiveActivity, next?: BundleLocation): string[] | undefined {
+  const old = live.location?.bundle;
+  if (!old || old === next?.bundle) return live.retired;
+  return [...new Set([...(live.retired ?? []), old])];
 }
 
 export function deletedVersionOf(entity: Record<string, unknown>): Version | undefined {

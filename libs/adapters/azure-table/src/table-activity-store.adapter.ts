@@ -1,7 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { odata, TableClient, TableServiceClientOptions, TransactionAction } from '@azure/data-tables';
-import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
-import { ActivityStore, ApplyResult, TwinActivity } from '@twinstore/application';
+import { odata, TableClient, TransactionAction } from '@azure/data-tables';
+import {
+  ActivityStore,
+  ApplyResult,
+  BundleLocation,
+  TierCandidate,
+  TierLedger,
+  TierPlacement,
+  TwinActivity,
+} from '@twinstore/application';
+import { createTableClient, TableConnectionOptions } from './table-client';
 import { deriveTier, parseLeadId, Tier, TierThresholds, TIERS, Version } from '@twinstore/domain';
 import {
   activityPartitionKey,
@@ -10,24 +18,19 @@ import {
   lastActivityMs,
   liveEntity,
   readLive,
+  retireBundle,
   toMs,
   tombstoneEntity,
   toTwinActivity,
 } from './activity-entity';
 
-export interface TableActivityStoreOptions {
-  /** Account key or SAS connection string (Azurite's included). Takes precedence over endpoint. */
-  connectionString?: string;
-  /** `https://{account}.table.core.windows.net`, used with `credential` (DefaultAzureCredential when absent). */
-  endpoint?: string;
-  credential?: TokenCredential;
+export interface TableActivityStoreOptions extends TableConnectionOptions {
   /** Default `twinactivity`. */
   table?: string;
   /** Attempts of a guarded write under contention before giving up (default 50). */
   maxConflictRetries?: number;
   /** Entity-group transactions the sweep runs at once (default 8). */
   sweepConcurrency?: number;
-  clientOptions?: TableServiceClientOptions;
 }
 
 const DEFAULT_TABLE = 'twinactivity';
@@ -55,7 +58,7 @@ interface Candidate {
  * reason they are not the seed's YYYY-MM are in activity-entity.ts. Every write is read, decide, then a
  * conditional write on the entity's ETag (412 or 409 means another writer got in: decide again).
  */
-export class TableActivityStore implements ActivityStore {
+export class TableActivityStore implements ActivityStore, TierLedger {
   private readonly maxConflictRetries: number;
   private readonly sweepConcurrency: number;
 
@@ -86,6 +89,7 @@ export class TableActivityStore implements ActivityStore {
         lastAccessMs: live ? live.lastAccessMs : null,
         tier: 'hot',
         deletedVersion,
+        retired: live ? retireBundle(live) : undefined,
       });
     });
   }
@@ -142,7 +146,7 @@ export class TableActivityStore implements ActivityStore {
     let changed = 0;
     const pages = this.table
       .listEntities<Record<string, unknown>>({
-        queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'Tier', 'LastActivityMs'] },
+        queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'Tier', 'LastActivityMs', 'Bundle'] },
       })
       .byPage({ maxPageSize: PAGE_SIZE });
     for await (const page of pages) {
@@ -151,6 +155,8 @@ export class TableActivityStore implements ActivityStore {
         const activity = toMs(entity['LastActivityMs']);
         const from = entity['Tier'] as Tier;
         if (activity === null || !TIERS.includes(from)) continue;
+        // Bundled (cold) twins keep their label: only the tier lifecycle moves them.
+        if (typeof entity['Bundle'] === 'string') continue;
         const to = deriveTier(new Date(activity), now, thresholds);
         if (to === from) continue;
         const candidate = {
@@ -173,6 +179,104 @@ export class TableActivityStore implements ActivityStore {
       changed += await this.runTransactions(transactions, now, thresholds);
     }
     return changed;
+  }
+
+  /** Hot and warm twins whose tier at `now` differs from their placement (one filtered scan). */
+  async tierCandidates(now: Date, thresholds: TierThresholds, limit: number): Promise<TierCandidate[]> {
+    const nowMs = epochMs(now);
+    const warmCutoff = nowMs - thresholds.warmAfterDays * DAY_MS;
+    const coldCutoff = nowMs - thresholds.coldAfterDays * DAY_MS;
+    const hotIdle = idleBound(Math.max(warmCutoff, coldCutoff));
+    const warmIdle = idleBound(coldCutoff);
+    const warmActive = activeBound(warmCutoff);
+    const filter = odata`Deleted eq false and ((Tier eq ${'hot'} and LastActivityMs le ${hotIdle}L) or (Tier eq ${'warm'} and (LastActivityMs le ${warmIdle}L or LastActivityMs gt ${warmActive}L)))`;
+    const out: TierCandidate[] = [];
+    const pages = this.table
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['RowKey', 'Tier', 'LastActivityMs', 'Version'] },
+      })
+      .byPage({ maxPageSize: PAGE_SIZE });
+    for await (const page of pages) {
+      for (const entity of page) {
+        const activity = toMs(entity['LastActivityMs']);
+        const from = entity['Tier'] as Tier;
+        if (activity === null || !TIERS.includes(from) || typeof entity['Version'] !== 'string') continue;
+        const to = deriveTier(new Date(activity), now, thresholds);
+        if (to === from) continue;
+        out.push({ leadId: entity.rowKey!, version: entity['Version'] as Version, from, to });
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  async setPlacement(
+    leadId: string,
+    version: Version,
+    tier: Tier,
+    location?: BundleLocation,
+    retire?: readonly string[],
+  ): Promise<ApplyResult> {
+    return this.guarded(leadId, (current) => {
+      const live = current ? readLive(current) : null;
+      if (!live || live.version !== version) return null;
+      const { location: _old, ...rest } = live;
+      const retired = [
+        ...new Set([
+          ...(retireBundle(live, location) ?? []),
+          ...(retire ?? []).filter((b) => b.length > 0 && b !== location?.bundle),
+        ]),
+      ];
+      return liveEntity(leadId, {
+        ...rest,
+        tier,
+        retired: retired.length > 0 ? retired : undefined,
+        ...(location ? { location } : {}),
+      });
+    });
+  }
+
+  async bundleMembers(
+    bundle: string,
+  ): Promise<{ leadId: string; version: Version; location: BundleLocation }[]> {
+    const out: { leadId: string; version: Version; location: BundleLocation }[] = [];
+    const entities = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`Deleted eq false and Bundle eq ${bundle}` },
+    });
+    for await (const entity of entities) {
+      const live = readLive(entity);
+      if (live?.location?.bundle === bundle) {
+        out.push({ leadId: entity.rowKey!, version: live.version, location: live.location });
+      }
+    }
+    return out.sort((a, b) => a.location.offset - b.location.offset);
+  }
+
+  /** One filtered scan of the bundled twins (Bundle present), reading only that property. */
+  async bundleLiveCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const entities = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`Deleted eq false and Bundle ge ${''}`, select: ['Bundle'] },
+    });
+    for await (const page of entities.byPage({ maxPageSize: PAGE_SIZE })) {
+      for (const entity of page) {
+        const bundle = entity['Bundle'];
+        if (typeof bundle === 'string') counts.set(bundle, (counts.get(bundle) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  async locate(leadId: string): Promise<TierPlacement | null> {
+    const current = await this.read(leadId);
+    const live = current ? readLive(current.entity) : null;
+    if (!live) return null;
+    return {
+      version: live.version,
+      tier: live.tier,
+      ...(live.location ? { location: live.location } : {}),
+      ...(live.retired?.length ? { retired: live.retired } : {}),
+    };
   }
 
   async countByTier(): Promise<Record<Tier, number>> {
@@ -226,7 +330,7 @@ export class TableActivityStore implements ActivityStore {
     await this.guarded(leadId, (current) => {
       moved = false;
       const live = current ? readLive(current) : null;
-      if (!live) return null;
+      if (!live || live.location) return null;
       const tier = deriveTier(new Date(lastActivityMs(live)), now, t);
       if (tier === live.tier) return null;
       moved = true;
@@ -278,29 +382,10 @@ export class TableActivityStore implements ActivityStore {
 
 /** The store on the account named by the options. Call ensureTable() once at deployment or startup. */
 export function createTableActivityStore(options: TableActivityStoreOptions): TableActivityStore {
-  const tableName = options.table ?? DEFAULT_TABLE;
-  let client: TableClient;
-  if (options.connectionString) {
-    client = TableClient.fromConnectionString(options.connectionString, tableName, {
-      // Shared-key signing over plain http is refused by default; a connection string that names an http
-      // endpoint (Azurite) is an explicit choice.
-      allowInsecureConnection: /TableEndpoint=http:/i.test(options.connectionString),
-      ...options.clientOptions,
-    });
-  } else if (options.endpoint) {
-    client = new TableClient(
-      options.endpoint,
-      tableName,
-      options.credential ?? new DefaultAzureCredential(),
-      options.clientOptions,
-    );
-  } else {
-    throw new Error('createTableActivityStore needs a connectionString or an endpoint');
-  }
-  return new TableActivityStore(client, {
-    maxConflictRetries: options.maxConflictRetries,
-    sweepConcurrency: options.sweepConcurrency,
-  });
+  return new TableActivityStore(
+    createTableClient(options, options.table ?? DEFAULT_TABLE, 'createTableActivityStore'),
+    { maxConflictRetries: options.maxConflictRetries, sweepConcurrency: options.sweepConcurrency },
+  );
 }
 
 function idleBound(cutoff: number): number {

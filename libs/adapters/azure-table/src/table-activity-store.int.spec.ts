@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIER_THRESHOLDS, Version, VersionGenerator } from '@twinstore/domain';
-import { describeActivityStoreContract, startAzurite, TestAzurite } from '@twinstore/testing';
+import {
+  describeActivityStoreContract,
+  describeTierLedgerContract,
+  startAzurite,
+  TestAzurite,
+} from '@twinstore/testing';
 import { ACTIVITY_BUCKETS, activityPartitionKey } from './activity-entity';
 import { createTableActivityStore, TableActivityStore } from './table-activity-store.adapter';
 
@@ -30,6 +35,11 @@ async function dropStore(store: TableActivityStore): Promise<void> {
 }
 
 describeActivityStoreContract('Azure Table (Azurite)', async () => {
+  const store = await openStore();
+  return { subject: store, cleanup: () => dropStore(store) };
+});
+
+describeTierLedgerContract('Azure Table (Azurite)', async () => {
   const store = await openStore();
   return { subject: store, cleanup: () => dropStore(store) };
 });

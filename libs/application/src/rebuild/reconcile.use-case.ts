@@ -82,6 +82,11 @@ export interface ReconcileReport {
  *
  * The metadata travels only in the lost event: it is recovered from front matter (text/markdown twins),
  * else carried over from the pointer's older version, else the defaults; such leads are reported.
+ *
+ * Cold twins are never taken for unannounced: their bytes are in a bundle (`tiering/bundles/`), which is not
+ * listed, and no day-blob of theirs is left; a rehydrated twin's day-blob is written back at the version the
+ * catalog (and pointer) already hold. A version accepted but never announced is never bundled either: the
+ * tiering records only what was announced.
  */
 export class ReconcileUseCase {
   constructor(private readonly deps: ReconcileDeps) {}

@@ -17,15 +17,23 @@ import { BlobProblem, DayBlob, dayBlobOf, isBlobProblem } from './day-blob';
 /**
  * Where the metadata of a recovered version came from. The day-blob holds only the markdown, so:
  * - `pointer`: the pointer (`digital-twins/metadata/{leadId}.json`) is at exactly this version: exact;
+ * - `manifest`: a cold twin's bundle manifest recorded the metadata of this version when it was bundled: exact;
  * - `front-matter`: the markdown starts with YAML front matter (twins posted as text/markdown): exact;
  * - `pointer-other-version`: only a pointer of another version exists (a JSON-form twin whose newest
  *   version was never projected): that version's metadata, carried over — an approximation;
  * - `defaults`: neither (a JSON-form twin without pointer): the defaults (classification warm, no tags).
  * The last two are "unrecovered" and are reported by leadId.
  */
-export const METADATA_SOURCES = ['pointer', 'front-matter', 'pointer-other-version', 'defaults'] as const;
+export const METADATA_SOURCES = [
+  'pointer',
+  'manifest',
+  'front-matter',
+  'pointer-other-version',
+  'defaults',
+] as const;
 export type MetadataSource = (typeof METADATA_SOURCES)[number];
-export const isRecoveredExactly = (s: MetadataSource): boolean => s === 'pointer' || s === 'front-matter';
+export const isRecoveredExactly = (s: MetadataSource): boolean =>
+  s === 'pointer' || s === 'manifest' || s === 'front-matter';
 
 /** Same pattern as the domain's text/markdown parser: a leading `---` block closed by `---`. */
 const FRONT_MATTER = /^\uFEFF?---[ \t]*\r?\n[\s\S]*?\r?\n---[ \t]*(?:\r?\n|$)/;
@@ -83,10 +91,16 @@ export function recoverMetadata(
   version: Version,
   body: Buffer | null,
   pointer: TwinPointer | null,
+  /** A cold twin's: what its bundle manifest recorded for this version. */
+  fromManifest?: unknown,
 ): { metadata: TwinMetadata; source: MetadataSource } {
   const fromPointer = pointer ? twinMetadataSchema.safeParse(pointer.metadata) : null;
   if (pointer?.version === version && fromPointer?.success)
     return { metadata: fromPointer.data, source: 'pointer' };
+  if (fromManifest !== undefined) {
+    const parsed = twinMetadataSchema.safeParse(fromManifest);
+    if (parsed.success) return { metadata: parsed.data, source: 'manifest' };
+  }
   if (body && FRONT_MATTER.test(body.toString('utf8'))) {
     try {
       return { metadata: documentFromMarkdown(body).metadata, source: 'front-matter' };
@@ -102,10 +116,13 @@ export function recoverMetadata(
  * When the version was saved: the pointer's record of it, else the time of the version itself (a ULID
  * minted at acceptance; the original `savedAt` was taken moments later, after the blob write).
  */
-export function recoverSavedAt(version: Version, pointer: TwinPointer | null): string {
+export function recoverSavedAt(version: Version, pointer: TwinPointer | null, recorded?: string): string {
   if (pointer?.version === version && pointer.savedAt) return pointer.savedAt;
   const entry = pointer?.history.find((h) => h.version === version);
-  return entry?.savedAt ?? versionTime(version).toISOString();
+  if (entry?.savedAt) return entry.savedAt;
+  // A cold twin's manifest: the savedAt its pointer had when it was bundled.
+  if (recorded && !Number.isNaN(Date.parse(recorded))) return recorded;
+  return versionTime(version).toISOString();
 }
 
 /**

@@ -8,7 +8,8 @@ import {
   Tier,
   Version,
 } from '@twinstore/domain';
-import { BlobTier, ContentStore, TwinCache, TwinCatalog } from '../ports';
+import { BlobTier, ContentStore, TierLedger, TwinCache, TwinCatalog } from '../ports';
+import { TwinColdError } from '../tiering/rehydration';
 import { AccessRecorder } from './access-recorder';
 
 export interface TwinContent {
@@ -35,6 +36,8 @@ export class GetTwinUseCase {
     private readonly catalog: TwinCatalog,
     private readonly content: ContentStore,
     private readonly access: AccessRecorder,
+    /** With it, a read of a cold (bundled) twin throws TwinColdError instead of answering not found. */
+    private readonly ledger?: TierLedger,
   ) {}
 
   async execute(rawLeadId: string, options: { minVersion?: string } = {}): Promise<TwinContent> {
@@ -63,10 +66,24 @@ export class GetTwinUseCase {
     return pending;
   }
 
+  private async throwIfCold(leadId: string, version: Version): Promise<void> {
+    const placed = await this.ledger?.locate(leadId);
+    if (placed?.tier === 'cold' && placed.location && placed.version >= version) {
+      throw new TwinColdError(leadId, placed.version);
+    }
+  }
+
   private async load(leadId: string, minVersion?: Version): Promise<TwinContent | null> {
     const record = await this.catalog.get(leadId);
     if (record && (!minVersion || record.version >= minVersion)) {
-      const blob = await this.content.get(record.blobPath);
+      const blob = await this.content.get(record.blobPath).catch(async (e: unknown) => {
+        // An archived blob cannot be read (Azure): a cold twin if the ledger says so, else the error stands.
+        if ((e as { code?: unknown } | null)?.code === 'BLOB.ARCHIVED') {
+          await this.throwIfCold(leadId, record.version);
+        }
+        throw e;
+      });
+      if (!blob) await this.throwIfCold(leadId, record.version);
       const version = blob?.properties.metadata.version as Version | undefined;
       if (blob && version && version >= record.version) {
         const classification = record.metadata.classification;

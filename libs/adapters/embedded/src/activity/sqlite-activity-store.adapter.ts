@@ -1,4 +1,12 @@
-import { ActivityStore, ApplyResult, TwinActivity } from '@twinstore/application';
+import {
+  ActivityStore,
+  ApplyResult,
+  BundleLocation,
+  TierCandidate,
+  TierLedger,
+  TierPlacement,
+  TwinActivity,
+} from '@twinstore/application';
 import { Tier, TierThresholds, TIERS, Version } from '@twinstore/domain';
 import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
 
@@ -53,7 +61,7 @@ const TIER_AT_NOW = `CASE
  * epoch milliseconds so the sweep can compute in SQL; the index on (tier, last activity) lets a sweep visit
  * only the twins that change tier instead of every row.
  */
-export class SqliteActivityStore implements ActivityStore {
+export class SqliteActivityStore implements ActivityStore, TierLedger {
   private readonly db: SqliteDatabase;
   private readonly stmt: Statements;
   private readonly sweepBatchSize: number;
@@ -64,7 +72,10 @@ export class SqliteActivityStore implements ActivityStore {
       throw new Error('sweepBatchSize must be a positive integer');
     }
     this.db = openSqlite(options.file, { synchronous: 'normal' });
-    immediate(this.db, () => this.db.exec(SCHEMA));
+    immediate(this.db, () => {
+      this.db.exec(SCHEMA);
+      addPlacementColumns(this.db);
+    });
     this.stmt = prepareStatements(this.db);
   }
 
@@ -140,6 +151,82 @@ export class SqliteActivityStore implements ActivityStore {
     return changed;
   }
 
+  /** Hot and warm twins whose tier at `now` differs from their placement (cold ones move back on read or write). */
+  async tierCandidates(now: Date, thresholds: TierThresholds, limit: number): Promise<TierCandidate[]> {
+    const nowMs = epochMs(now);
+    const { warmAfterDays, coldAfterDays } = thresholds;
+    const warmCutoff = nowMs - warmAfterDays * DAY_MS;
+    const coldCutoff = nowMs - coldAfterDays * DAY_MS;
+    const params = { now: nowMs, warmAfterDays, coldAfterDays };
+    const out: TierCandidate[] = [];
+    const passes = [
+      {
+        statement: this.stmt.idleCandidates,
+        from: 'hot',
+        bound: Math.max(warmCutoff, coldCutoff) + RANGE_SLACK_MS,
+      },
+      { statement: this.stmt.idleCandidates, from: 'warm', bound: coldCutoff + RANGE_SLACK_MS },
+      { statement: this.stmt.activeCandidates, from: 'warm', bound: warmCutoff - RANGE_SLACK_MS },
+    ];
+    for (const { statement, from, bound } of passes) {
+      if (out.length >= limit) break;
+      for (const row of statement.all({ ...params, from, bound, limit: limit - out.length })) {
+        out.push({ leadId: row.lead_id, version: row.version as Version, from: row.tier, to: row.target });
+      }
+    }
+    return out;
+  }
+
+  async setPlacement(
+    leadId: string,
+    version: Version,
+    tier: Tier,
+    location?: BundleLocation,
+    retire?: readonly string[],
+  ): Promise<ApplyResult> {
+    const add = [...new Set(retire ?? [])].filter((b) => b.length > 0 && b !== location?.bundle);
+    return immediate(this.db, () => {
+      const { changes } = this.stmt.setPlacement.run({
+        leadId,
+        version,
+        tier,
+        bundle: location?.bundle ?? null,
+        offset: location?.offset ?? null,
+        length: location?.length ?? null,
+      });
+      if (changes > 0 && add.length > 0) this.stmt.addRetired.run({ leadId, version, retire: add.join(',') });
+      return changes > 0 ? 'applied' : 'stale';
+    });
+  }
+
+  async bundleMembers(
+    bundle: string,
+  ): Promise<{ leadId: string; version: Version; location: BundleLocation }[]> {
+    return this.stmt.bundleMembers.all(bundle).map((r) => ({
+      leadId: r.lead_id,
+      version: r.version as Version,
+      location: { bundle, offset: r.bundle_offset, length: r.bundle_length },
+    }));
+  }
+
+  async bundleLiveCounts(): Promise<Map<string, number>> {
+    return new Map(this.stmt.bundleLiveCounts.all().map((r) => [r.bundle, r.n]));
+  }
+
+  async locate(leadId: string): Promise<TierPlacement | null> {
+    const row = this.stmt.locate.get(leadId);
+    if (!row) return null;
+    const retired = [...new Set((row.retired_bundles ?? '').split(',').filter((b) => b.length > 0))];
+    return {
+      version: row.version as Version,
+      tier: row.tier,
+      ...(row.bundle !== null && row.bundle_offset !== null && row.bundle_length !== null
+        ? { location: { bundle: row.bundle, offset: row.bundle_offset, length: row.bundle_length } }
+        : {}),
+      ...(retired.length > 0 ? { retired } : {}),
+    };
+  }
+
   async countByTier(): Promise<Record<Tier, number>> {
     const counts = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
     for (const { tier, n } of this.stmt.countByTier.all()) counts[tier] = n;
@@ -166,13 +253,20 @@ type Statements = ReturnType<typeof prepareStatements>;
 function prepareStatements(db: SqliteDatabase) {
   // Moves up to @limit rows of tier @from whose last activity is within the candidate range to their tier
   // at @now. Rows already in the right tier are skipped, so repeated runs make progress and then stop.
+  // Bundled (cold) twins keep their label: only the tier lifecycle (rehydration, a write) moves them.
   const retier = (range: string) =>
     db.prepare(
       `UPDATE activity_twins SET tier = ${TIER_AT_NOW}
        WHERE rowid IN (
          SELECT rowid FROM activity_twins
-         WHERE tier = @from AND ${range} AND ${TIER_AT_NOW} <> @from
+         WHERE tier = @from AND ${range} AND ${TIER_AT_NOW} <> @from AND bundle IS NULL
          LIMIT @limit)`,
+    );
+  const candidates = (range: string) =>
+    db.prepare<[Record<string, unknown>], { lead_id: string; version: string; tier: Tier; target: Tier }>(
+      `SELECT lead_id, version, tier, ${TIER_AT_NOW} AS target FROM activity_twins
+       WHERE tier = @from AND ${range} AND ${TIER_AT_NOW} <> @from
+       LIMIT @limit`,
     );
   return {
     recordWrite: db.prepare(
@@ -182,7 +276,8 @@ function prepareStatements(db: SqliteDatabase) {
        ON CONFLICT (lead_id) DO UPDATE SET
          version = excluded.version,
          last_write_at = MAX(activity_twins.last_write_at, excluded.last_write_at),
-         tier = 'hot'
+         tier = 'hot', bundle = NULL, bundle_offset = NULL, bundle_length = NULL,
+         retired_bundles = CASE WHEN activity_twins.bundle IS NOT NULL AND activity_twins.bundle IS NOT NULL THEN COALESCE(activity_twins.retired_bundles || ',', '') || activity_twins.bundle ELSE activity_twins.retired_bundles END
        WHERE excluded.version > activity_twins.version`,
     ),
     recordAccess: db.prepare(
@@ -203,8 +298,58 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     retierIdle: retier('last_activity_at <= @bound'),
     retierActive: retier('last_activity_at > @bound'),
+    idleCandidates: candidates('last_activity_at <= @bound'),
+    activeCandidates: candidates('last_activity_at > @bound'),
+    setPlacement: db.prepare(
+      `UPDATE activity_twins SET tier = @tier, bundle = @bundle, bundle_offset = @offset, bundle_length = @length,
+         retired_bundles = CASE WHEN bundle IS NOT NULL AND bundle IS NOT @bundle THEN COALESCE(retired_bundles || ',', '') || bundle ELSE retired_bundles END
+       WHERE lead_id = @leadId AND version = @version`,
+    ),
+    addRetired: db.prepare(
+      `UPDATE activity_twins SET retired_bundles = COALESCE(retired_bundles || ',', '') || @retire
+       WHERE lead_id = @leadId AND version = @version`,
+    ),
+    bundleMembers: db.prepare<
+      [string],
+      { lead_id: string; version: string; bundle_offset: number; bundle_length: number }
+    >(
+      `SELECT lead_id, version, bundle_offset, bundle_length FROM activity_twins
+       WHERE bundle = ? AND bundle_offset IS NOT NULL ORDER BY bundle_offset`,
+    ),
+    locate: db.prepare<
+      [string],
+      {
+        version: string;
+        tier: Tier;
+        bundle: string | null;
+        bundle_offset: number | null;
+        bundle_length: number | null;
+        retired_bundles: string | null;
+      }
+    >(
+      `SELECT version, tier, bundle, bundle_offset, bundle_length, retired_bundles
+       FROM activity_twins WHERE lead_id = ?`,
+    ),
+    bundleLiveCounts: db.prepare<[], { bundle: string; n: number }>(
+      'SELECT bundle, COUNT(*) AS n FROM activity_twins WHERE bundle IS NOT NULL GROUP BY bundle',
+    ),
     countByTier: db.prepare<[], { tier: Tier; n: number }>(
       'SELECT tier, COUNT(*) AS n FROM activity_twins GROUP BY tier',
     ),
   };
+}
+
+/** Placement of cold twins (the bundle offset index); added to databases created before the tier lifecycle. */
+function addPlacementColumns(db: SqliteDatabase): void {
+  const columns = new Set(
+    (db.prepare('PRAGMA table_info(activity_twins)').all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!columns.has('bundle')) db.exec('ALTER TABLE activity_twins ADD COLUMN bundle TEXT');
+  if (!columns.has('bundle_offset')) db.exec('ALTER TABLE activity_twins ADD COLUMN bundle_offset INTEGER');
+  if (!columns.has('bundle_length')) db.exec('ALTER TABLE activity_twins ADD COLUMN bundle_length INTEGER');
+  // Bundles that held earlier placements of the twin (dead entries there): erasure must rewrite them too.
+  if (!columns.has('retired_bundles')) db.exec('ALTER TABLE activity_twins ADD COLUMN retired_bundles TEXT');
+  db.exec(
+    'CREATE INDEX IF NOT EXISTS activity_twins_bundle ON activity_twins (bundle) WHERE bundle IS NOT NULL',
+  );
 }

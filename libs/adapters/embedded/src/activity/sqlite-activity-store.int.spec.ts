@@ -2,7 +2,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIER_THRESHOLDS, Version, VersionGenerator } from '@twinstore/domain';
-import { describeActivityStoreContract, makeTempDir, TempDir } from '@twinstore/testing';
+import {
+  describeActivityStoreContract,
+  describeLeaseLockContract,
+  describeTierLedgerContract,
+  makeTempDir,
+  TempDir,
+} from '@twinstore/testing';
+import { openSqliteLeaseLock } from './sqlite-lease-lock';
 import { openSqliteActivityStore, SqliteActivityStore } from './sqlite-activity-store.adapter';
 import { openSqliteCatalog } from '../catalog/sqlite-twin-catalog.adapter';
 
@@ -13,6 +20,32 @@ describeActivityStoreContract('SqliteActivityStore', async () => {
     subject,
     cleanup: async () => {
       await subject.close();
+      await tmp.cleanup();
+    },
+  };
+});
+
+describeTierLedgerContract('SqliteActivityStore', async () => {
+  const tmp = await makeTempDir('sqlite-ledger');
+  const subject = openSqliteActivityStore({ file: join(tmp.dir, 'activity.db') });
+  return {
+    subject,
+    cleanup: async () => {
+      await subject.close();
+      await tmp.cleanup();
+    },
+  };
+});
+
+describeLeaseLockContract('SqliteLeaseLock (two connections to one file)', async () => {
+  const tmp = await makeTempDir('sqlite-lease');
+  const a = openSqliteLeaseLock({ file: join(tmp.dir, 'activity.db') });
+  const b = openSqliteLeaseLock({ file: join(tmp.dir, 'activity.db') });
+  return {
+    subject: { a, b },
+    cleanup: async () => {
+      await a.close();
+      await b.close();
       await tmp.cleanup();
     },
   };

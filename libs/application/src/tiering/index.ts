@@ -1,0 +1,4 @@
+export * from './bundle-format';
+export * from './tier-lifecycle';
+export * from './rehydration';
+export * from './bundle-manifest';
