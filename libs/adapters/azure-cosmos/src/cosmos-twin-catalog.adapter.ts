@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionPolicy, Container, CosmosClient, IndexingPolicy } from '@azure/cosmos';
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
-import { ApplyResult, TwinCatalog } from '@twinstore/application';
+import { ApplyResult, BillingMeter, NO_BILLING_METER, TwinCatalog } from '@twinstore/application';
 import { parseLeadId, TwinRecord, Version } from '@twinstore/domain';
 import {
   DOCUMENT_FIELDS,
@@ -29,6 +29,8 @@ export interface CosmosTwinCatalogOptions {
   connectionPolicy?: Partial<ConnectionPolicy>;
   /** Attempts of a version-guarded write under contention before giving up (default 50). */
   maxConflictRetries?: number;
+  /** Counts billable operations and request units (twins_billable_operations_total). */
+  meter?: BillingMeter;
 }
 
 /** The container's partition key path; see docs/adr/0006-cosmos-partition-key.md. */
@@ -60,14 +62,16 @@ const PROJECTION = DOCUMENT_FIELDS.map((f) => `c.${f}`).join(', ');
  */
 export class CosmosTwinCatalog implements TwinCatalog {
   private readonly maxConflictRetries: number;
+  private readonly meter: BillingMeter;
 
   constructor(
     readonly client: CosmosClient,
     readonly databaseId: string,
     readonly containerId: string,
-    options: { maxConflictRetries?: number } = {},
+    options: { maxConflictRetries?: number; meter?: BillingMeter } = {},
   ) {
     this.maxConflictRetries = options.maxConflictRetries ?? 50;
+    this.meter = options.meter ?? NO_BILLING_METER;
   }
 
   get container(): Container {
@@ -131,9 +135,10 @@ export class CosmosTwinCatalog implements TwinCatalog {
   }
 
   async count(): Promise<number> {
-    const { resources } = await this.container.items
+    const { resources, requestCharge } = await this.container.items
       .query<number>({ query: 'SELECT VALUE COUNT(1) FROM c WHERE NOT IS_DEFINED(c.deleted)' })
       .fetchAll();
+    this.bill('query', requestCharge);
     // A cross-partition COUNT can come back as one partial count per partition range.
     return resources.reduce((sum, n) => sum + n, 0);
   }
@@ -156,7 +161,8 @@ export class CosmosTwinCatalog implements TwinCatalog {
     );
     const out: TwinRecord[] = [];
     while (out.length < options.limit && iterator.hasMoreResults()) {
-      const { resources } = await iterator.fetchNext();
+      const { resources, requestCharge } = await iterator.fetchNext();
+      this.bill('query', requestCharge);
       for (const doc of resources) {
         const record = toRecord(doc);
         if (record) out.push(record);
@@ -173,6 +179,7 @@ export class CosmosTwinCatalog implements TwinCatalog {
     // The leadId becomes the document's URL; only validated ids may get there.
     parseLeadId(leadId);
     const response = await this.container.item(leadId, leadId).read<StoredTwinDocument>();
+    this.bill('read', response.requestCharge);
     if (response.statusCode === 404 || !response.resource) return null;
     return { resource: response.resource, etag: response.etag };
   }
@@ -191,14 +198,19 @@ export class CosmosTwinCatalog implements TwinCatalog {
       if (next === null) return 'stale';
       try {
         if (current) {
-          await this.container
+          const replaced = await this.container
             .item(leadId, leadId)
             .replace(next, { accessCondition: { type: 'IfMatch', condition: current.etag } });
+          this.bill('write', replaced.requestCharge);
         } else {
-          await this.container.items.create(next);
+          this.bill('write', (await this.container.items.create(next)).requestCharge);
         }
         return 'applied';
       } catch (e) {
+        this.bill(
+          'write',
+          Number((e as { headers?: Record<string, unknown> }).headers?.['x-ms-request-charge']),
+        );
         const status = statusOf(e);
         // 412: replaced since our read; 409: created since our read; 404: deleted since our read.
         if (status !== 412 && status !== 409 && status !== 404) throw e;
@@ -207,6 +219,13 @@ export class CosmosTwinCatalog implements TwinCatalog {
       }
     }
     throw new Error(`gave up after ${this.maxConflictRetries} conflicting writes to one catalog document`);
+  }
+
+  /** One billable request and the request units it was charged (from x-ms-request-charge). */
+  private bill(operation: 'read' | 'write' | 'query', requestUnits: number | undefined): void {
+    this.meter.record('cosmos', operation, 'hot');
+    if (requestUnits && Number.isFinite(requestUnits))
+      this.meter.record('cosmos', 'request_units', 'hot', requestUnits);
   }
 }
 
@@ -224,7 +243,7 @@ export function createCosmosTwinCatalog(options: CosmosTwinCatalogOptions): Cosm
     client,
     options.database ?? DEFAULT_DATABASE,
     options.container ?? DEFAULT_CONTAINER,
-    { maxConflictRetries: options.maxConflictRetries },
+    { maxConflictRetries: options.maxConflictRetries, meter: options.meter },
   );
 }
 

@@ -10,6 +10,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import {
   ApplyResult,
+  BillingMeter,
   FacetCount,
   FacetField,
   SearchDocument,
@@ -36,6 +37,8 @@ export interface AzureSearchIndexOptions {
   allowInsecureConnection?: boolean;
   /** See RecentVersions; default 30 s, 0 turns the memory off. */
   recentWriteMemoryMs?: number;
+  /** Counts queries and indexed documents (twins_billable_operations_total; billed by search unit, not per call). */
+  meter?: BillingMeter;
 }
 
 /** Values per facet, most frequent first: the service's default, and what the embedded profile returns. */
@@ -147,6 +150,7 @@ export class AzureSearchIndex implements SearchIndex {
       options.highlightPreTag = HIGHLIGHT_PRE_TAG;
       options.highlightPostTag = HIGHLIGHT_POST_TAG;
     }
+    this.options.meter?.record('search', 'query', 'none');
     const response = await this.client.search(text ?? '*', options);
     const hits: SearchHit[] = [];
     // Iterating `results` reuses the page search() already fetched (byPage() would send the query again).
@@ -164,6 +168,7 @@ export class AzureSearchIndex implements SearchIndex {
   }
 
   async count(): Promise<number> {
+    this.options.meter?.record('search', 'query', 'none');
     const response = await this.client.search('*', { filter: NOT_DELETED, top: 0, includeTotalCount: true });
     return response.count ?? 0;
   }
@@ -196,6 +201,7 @@ export class AzureSearchIndex implements SearchIndex {
     const states = new Map<string, { version: string; deleted: boolean }>();
     for (let i = 0; i < leadIds.length; i += MAX_LEADS_PER_LOOKUP) {
       const chunk = leadIds.slice(i, i + MAX_LEADS_PER_LOOKUP);
+      this.options.meter?.record('search', 'query', 'none');
       const response = await this.client.search('*', {
         filter: odataSearchIn('leadId', chunk),
         select: ['leadId', 'version', 'deleted'],
@@ -216,6 +222,7 @@ export class AzureSearchIndex implements SearchIndex {
         __actionType: 'upload',
         ...doc,
       }));
+      this.options.meter?.record('search', 'index', 'none', batch.length);
       const result = await this.client.indexDocuments(new IndexDocumentsBatch(actions));
       const failed = result.results.filter((r) => !r.succeeded);
       if (failed.length > 0) {

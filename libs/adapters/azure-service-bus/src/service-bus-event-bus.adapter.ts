@@ -8,6 +8,7 @@ import {
 } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/core-auth';
 import {
+  BillingMeter,
   DeadLetteredMessage,
   EventBusAdmin,
   EventHandler,
@@ -65,6 +66,8 @@ export interface ServiceBusEventBusOptions {
   busyBackoffMs?: number;
   logger?: EventBusLogger;
   clientOptions?: ServiceBusClientOptions;
+  /** Counts billable operations (twins_billable_operations_total): sends per message, receives, settlements. */
+  meter?: BillingMeter;
 }
 
 interface Settings {
@@ -75,6 +78,7 @@ interface Settings {
   maxLockRenewalMs: number;
   busyBackoffMs: number;
   logger: EventBusLogger;
+  meter?: BillingMeter;
 }
 
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
@@ -142,6 +146,7 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
       maxLockRenewalMs: this.settings.maxLockRenewalMs,
       busyBackoffMs: this.settings.busyBackoffMs,
       logger: this.settings.logger,
+      meter: this.settings.meter,
       onClosed: (r) => this.runners.delete(r),
     });
     this.runners.add(runner);
@@ -150,6 +155,13 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
 
   stats(): Promise<SubscriptionStats[]> {
     return this.statsSource.stats(this.settings.topic, Object.keys(this.settings.subscriptions));
+  }
+
+  async backlog(atMost?: number): Promise<number> {
+    const subscriptions = Object.keys(this.settings.subscriptions);
+    if (this.statsSource.backlog) return this.statsSource.backlog(this.settings.topic, subscriptions, atMost);
+    const busiest = Math.max(0, ...(await this.stats()).map((s) => s.active));
+    return atMost === undefined ? busiest : Math.min(atMost, busiest);
   }
 
   /** The first `limit` dead letters (default 100), by peeking the dead-letter queue. */
@@ -257,6 +269,7 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
           `message ${String(message.messageId)} is larger than the link allows (${batch.maxSizeInBytes} bytes)`,
         );
       }
+      this.settings.meter?.record('serviceBus', 'send', 'none', batch.count);
       await sender.sendMessages(batch);
       batch = await sender.createMessageBatch();
       if (!batch.tryAddMessage(message)) {
@@ -265,7 +278,10 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
         );
       }
     }
-    if (batch.count > 0) await sender.sendMessages(batch);
+    if (batch.count > 0) {
+      this.settings.meter?.record('serviceBus', 'send', 'none', batch.count);
+      await sender.sendMessages(batch);
+    }
   }
 
   private assertOpen(): void {
@@ -357,6 +373,7 @@ export async function createServiceBusEventBus(
       maxLockRenewalMs: options.maxLockRenewalMs ?? 5 * 60_000,
       busyBackoffMs: options.busyBackoffMs ?? 2_000,
       logger,
+      meter: options.meter,
     };
     if (!(settings.maxDeliveryCount >= 1)) throw new Error('maxDeliveryCount must be at least 1');
     if (settings.retryBackoff.baseMs < 0 || settings.retryBackoff.maxMs < settings.retryBackoff.baseMs) {

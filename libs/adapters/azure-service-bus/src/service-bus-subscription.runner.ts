@@ -5,7 +5,7 @@ import {
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
 } from '@azure/service-bus';
-import { EventHandler, HandlerOutcome, RunningSubscription } from '@twinstore/application';
+import { BillingMeter, EventHandler, HandlerOutcome, RunningSubscription } from '@twinstore/application';
 import { TwinEvent } from '@twinstore/contracts';
 import { BUS_PROPERTY, CE_PROPERTY, fromServiceBusMessage } from './cloud-event-message.mapping';
 import {
@@ -47,6 +47,8 @@ export interface SubscriptionRunnerOptions {
   /** Pause after a `ServiceBusy` error before the SDK retries. */
   busyBackoffMs: number;
   logger: EventBusLogger;
+  /** Counts receives and settlements (twins_billable_operations_total). */
+  meter?: BillingMeter;
   onClosed: (runner: ServiceBusSubscriptionRunner) => void;
 }
 
@@ -106,6 +108,7 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
 
   private async process(message: ServiceBusReceivedMessage): Promise<void> {
     const entry: InFlight = { message, released: false };
+    this.o.meter?.record('serviceBus', 'receive', 'none');
     this.inFlight.add(entry);
     try {
       await this.settle(entry, await this.decide(message));
@@ -159,7 +162,9 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
       switch (outcome.kind) {
         case 'done':
         case 'skip':
-          if (!entry.released) await this.gate.run(false, () => this.receiver.completeMessage(message));
+          if (entry.released) return;
+          this.o.meter?.record('serviceBus', 'complete', 'none');
+          await this.gate.run(false, () => this.receiver.completeMessage(message));
           return;
         case 'dead-letter':
           if (entry.released) return;
@@ -207,10 +212,12 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
       string | number
     >,
   ): Promise<void> {
+    this.o.meter?.record('serviceBus', 'dead_letter', 'none');
     return this.gate.run(true, () => this.receiver.deadLetterMessage(message, options));
   }
 
   private abandon(message: ServiceBusReceivedMessage, properties?: Record<string, string>): Promise<void> {
+    this.o.meter?.record('serviceBus', 'abandon', 'none');
     return this.gate.run(true, () => this.receiver.abandonMessage(message, properties));
   }
 

@@ -1,4 +1,4 @@
-import { CachedTwin, TwinCache } from '@twinstore/application';
+import { BillingMeter, CachedTwin, NO_BILLING_METER, TwinCache } from '@twinstore/application';
 import { Classification, CLASSIFICATIONS, isVersion, parseVersion, Version } from '@twinstore/domain';
 import Redis, { Cluster } from 'ioredis';
 import { INVALIDATE_SCRIPT, SET_SCRIPT } from './redis-twin-cache.scripts';
@@ -16,6 +16,8 @@ export interface RedisTwinCacheOptions {
   guardTtlSeconds?: number;
   /** Source of the jitter, in [0, 1); injectable for tests. */
   random?: () => number;
+  /** Counts commands (twins_billable_operations_total; Azure bills the cache by the hour, not per command). */
+  meter?: BillingMeter;
 }
 
 type Arg = string | Buffer | number;
@@ -44,6 +46,7 @@ export class RedisTwinCache implements TwinCache {
   private readonly ttlJitter: number;
   private readonly guardTtlMs: number;
   private readonly random: () => number;
+  private readonly meter: BillingMeter;
   private closed = false;
 
   constructor(options: RedisTwinCacheOptions = {}) {
@@ -53,6 +56,7 @@ export class RedisTwinCache implements TwinCache {
     if (!(this.ttlJitter >= 0 && this.ttlJitter < 1)) throw new RangeError('ttlJitter must be in [0, 1)');
     this.guardTtlMs = Math.ceil(validTtlSeconds(options.guardTtlSeconds ?? DEFAULT_GUARD_TTL_SECONDS) * 1000);
     this.random = options.random ?? Math.random;
+    this.meter = options.meter ?? NO_BILLING_METER;
     this.owned = !options.client;
     // A cache should answer or fail quickly; ioredis' default of 20 retries per command holds callers for seconds.
     const client =
@@ -63,6 +67,7 @@ export class RedisTwinCache implements TwinCache {
   }
 
   async get(leadId: string): Promise<CachedTwin | null> {
+    this.meter.record('redis', 'get', 'none');
     const [version, classification, markdown] = await this.client.hmgetBuffer(
       this.entryKey(leadId),
       'v',
@@ -80,6 +85,7 @@ export class RedisTwinCache implements TwinCache {
   async set(entry: CachedTwin, ttlSeconds: number): Promise<'applied' | 'stale'> {
     const version = parseVersion(entry.version);
     const ttlMs = this.jittered(validTtlSeconds(ttlSeconds) * 1000);
+    this.meter.record('redis', 'set', 'none');
     const applied = await this.client.twinCacheSet(
       this.entryKey(entry.leadId),
       this.guardKey(entry.leadId),
@@ -93,6 +99,7 @@ export class RedisTwinCache implements TwinCache {
   }
 
   async invalidate(leadId: string, version: Version): Promise<void> {
+    this.meter.record('redis', 'delete', 'none');
     await this.client.twinCacheInvalidate(
       this.entryKey(leadId),
       this.guardKey(leadId),

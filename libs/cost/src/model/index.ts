@@ -1,1 +1,5 @@
-export {};
+export * from './prices';
+export * from './estimate';
+export * from './refresh';
+export * from './report';
+export * from './format';
