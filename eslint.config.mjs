@@ -11,7 +11,9 @@ const LAYERS = {
   'type:contracts': { deps: ['type:domain'], banned: SDKS },
   'type:application': { deps: ['type:domain', 'type:contracts'], banned: SDKS },
   'type:adapter': { deps: ['type:domain', 'type:contracts', 'type:application'], banned: ['@nestjs/*'] },
-  'type:platform': { deps: ['type:domain', 'type:contracts', 'type:application', 'type:adapter'] },
+  'type:platform': {
+    deps: ['type:domain', 'type:contracts', 'type:application', 'type:adapter', 'type:util'],
+  },
   'type:api': { deps: ['type:domain', 'type:contracts', 'type:application', 'type:platform'] },
   'type:testing': {
     deps: ['type:domain', 'type:contracts', 'type:application', 'type:adapter', 'type:platform', 'type:util'],

@@ -1,1 +1,8 @@
-export {};
+export * from './rng';
+export * from './tier-costs';
+export * from './accounting';
+export * from './policies';
+export * from './optimum';
+export * from './trace';
+export * from './simulate';
+export * from './report';
