@@ -27,6 +27,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { CONSUMER_NAMES } from '@twinstore/application';
 import { TOPIC } from '@twinstore/contracts';
 import { generatePersona } from '@twinstore/personas';
+import { loadConfig, mintApiKey } from '@twinstore/platform';
 import { latencySummary, loadCommand, LoadSummary } from '../apps/twins/src/commands/load.command';
 import { startAzurite, startCosmosServer } from '../libs/testing/src/azure-servers';
 import { freePort } from '../libs/testing/src/free-port';
@@ -177,6 +178,13 @@ async function main(): Promise<void> {
       );
     });
     note(`system ready in ${Date.now() - readyStarted} ms (pid ${child.pid})`);
+    // the azure profile mints no first-start key: one of our own, in the same Table Storage
+    const twinsEnv = Object.fromEntries(
+      Object.entries(env).filter(
+        (e): e is [string, string] => e[0].startsWith('TWINS_') && e[1] !== undefined,
+      ),
+    );
+    const apiKey = (await mintApiKey(loadConfig(twinsEnv), { name: 'bench', scopes: ['admin'] })).key;
 
     const cpu = () => cpuNow(child.pid);
     const cpu0 = cpu();
@@ -186,6 +194,7 @@ async function main(): Promise<void> {
       count: args.count,
       concurrency: args.concurrency,
       seed: 1,
+      apiKey,
       progress: false,
       out: new Writable({ write: (_c, _e, cb) => cb() }),
     });
@@ -200,6 +209,7 @@ async function main(): Promise<void> {
 
     const caughtUp = await waitForProjections({
       baseUrl,
+      apiKey,
       expected: load.accepted,
       lastLeadId: personas[personas.length - 1].leadId,
       started,
@@ -316,6 +326,7 @@ interface Broker {
  */
 async function waitForProjections(o: {
   baseUrl: string;
+  apiKey: string;
   expected: number;
   lastLeadId: string;
   started: number;
@@ -338,10 +349,16 @@ async function waitForProjections(o: {
     if (drainedMs === undefined && drained()) drainedMs = performance.now() - o.started;
     if (e2eMs === undefined) {
       try {
-        const res = await fetch(`${o.baseUrl}/v1/search?top=1`);
+        const res = await fetch(`${o.baseUrl}/v1/search?top=1`, {
+          headers: { authorization: `Bearer ${o.apiKey}` },
+        });
         total = res.ok ? ((await res.json()) as { total: number }).total : -res.status;
         if (total === o.expected) {
-          metadata = (await fetch(`${o.baseUrl}/v1/twins/${o.lastLeadId}/metadata`)).status;
+          metadata = (
+            await fetch(`${o.baseUrl}/v1/twins/${o.lastLeadId}/metadata`, {
+              headers: { authorization: `Bearer ${o.apiKey}` },
+            })
+          ).status;
           if (metadata === 200) {
             e2eMs = performance.now() - o.started;
             cpu = o.cpu();

@@ -10,6 +10,7 @@ import {
   waitFor,
   WORKSPACE_ROOT,
 } from '@twinstore/testing';
+import { FIRST_API_KEY_LINE } from '@twinstore/ingest-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -20,6 +21,7 @@ describe('`twins start all`: every service in one process, driven by the CLI', (
   let server: ServiceProcess;
   let env: Record<string, string>;
   let baseUrl: string;
+  let adminKey: string;
 
   const twins = (args: string[]) =>
     run(process.execPath, [join(buildDir, 'apps', 'twins', 'main.js'), ...args], {
@@ -33,9 +35,21 @@ describe('`twins start all`: every service in one process, driven by the CLI', (
     data = await makeTempDir('twins-all-');
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
-    env = { TWINS_DATA_DIR: data.dir, TWINS_PORT: String(port), TWINS_LOG_LEVEL: 'warn' };
+    // TTL 0: a revocation takes effect at the next request
+    env = {
+      TWINS_DATA_DIR: data.dir,
+      TWINS_PORT: String(port),
+      TWINS_LOG_LEVEL: 'warn',
+      TWINS_AUTH_CACHE_TTL_MS: '0',
+    };
     server = spawnService(buildDir, 'twins', ['start', 'all'], env, 'all');
     await waitFor('readyz', async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 30_000);
+    // first start on an empty data directory: an admin key, printed once to stdout
+    adminKey = await waitFor(
+      'first-start key',
+      async () => FIRST_API_KEY_LINE.exec(server.output())?.[1],
+      5_000,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -52,6 +66,8 @@ describe('`twins start all`: every service in one process, driven by the CLI', (
       '8',
       '--url',
       baseUrl,
+      '--api-key',
+      adminKey,
       '--verify',
     ]);
     const out = stdout + stderr;
@@ -100,6 +116,43 @@ describe('`twins start all`: every service in one process, driven by the CLI', (
     expect((bad as { stderr: string }).stderr).toMatch(/TWINS_PORT/);
     expect((bad as { stderr: string }).stderr).toMatch(/TWINS_LOG_LEVEL/);
     expect((bad as { stderr: string }).stderr).toMatch(/TWINS_COLOUR: unknown setting/);
+  });
+
+  it('`twins keys` creates, lists and revokes keys the running API honours', async () => {
+    const created = JSON.parse(
+      (await twins(['keys', 'create', '--scopes', 'twins:read,search', '--name', 'reader', '--json'])).stdout,
+    ) as { keyId: string; key: string; scopes: string[] };
+    expect(created.scopes).toEqual(['twins:read', 'search']);
+    const auth = { authorization: `Bearer ${created.key}` };
+    expect((await fetch(`${baseUrl}/v1/search?top=1`, { headers: auth })).status).toBe(200);
+    const put = await fetch(`${baseUrl}/v1/twins/by-reader`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ markdown: '# no' }),
+    });
+    expect(put.status).toBe(403);
+
+    const listed = (await twins(['keys', 'list', '--json'])).stdout;
+    const keys = JSON.parse(listed) as { keyId: string; name: string; revokedAt?: string }[];
+    expect(keys.map((k) => k.name)).toEqual(['first-start admin', 'reader']);
+    expect(listed).not.toContain(created.key.split('_')[2]);
+    expect(listed).not.toContain(adminKey.split('_')[2]);
+    expect(listed).not.toMatch(/secret|hash/i);
+
+    // the server runs with TWINS_AUTH_CACHE_TTL_MS=0: the revocation counts at the next request
+    expect((await twins(['keys', 'revoke', created.keyId])).stdout).toContain(`revoked key ${created.keyId}`);
+    expect((await fetch(`${baseUrl}/v1/search?top=1`, { headers: auth })).status).toBe(401);
+    const after = JSON.parse((await twins(['keys', 'list', '--json'])).stdout) as { revokedAt?: string }[];
+    expect(after[1].revokedAt).toEqual(expect.any(String));
+    const unknown = await twins(['keys', 'revoke', '0123456789abcdef']).catch((e: { code: number }) => e);
+    expect('code' in unknown && unknown.code).toBe(1);
+  }, 60_000);
+
+  it('logs no key: the first-start key is on its one stdout line only', () => {
+    const output = server.output();
+    expect(output.split(adminKey)).toHaveLength(2);
+    for (const line of output.split('\n').filter((l) => l.startsWith('{')))
+      expect(line).not.toContain('tws_');
   });
 
   it('stops gracefully on SIGTERM', async () => {

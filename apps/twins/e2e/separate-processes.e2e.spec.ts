@@ -2,9 +2,11 @@ import { CosmosClient } from '@azure/cosmos';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { metadataPath } from '@twinstore/domain';
 import { generatePersona } from '@twinstore/personas';
-import { createAdapters, loadConfig } from '@twinstore/platform';
+import { closeAdapters, createAdapters, loadConfig } from '@twinstore/platform';
 import {
+  authHeader,
   buildAppsForTest,
+  createTestApiKey,
   freePort,
   makeTempDir,
   ServiceProcess,
@@ -107,10 +109,11 @@ describe.each([
   let env: Record<string, string>;
   let services: ServiceProcess[] = [];
   let baseUrl: string;
+  let apiKey: string;
   const personas = Array.from({ length: COUNT }, (_, i) => generatePersona(SEED + i));
 
   const json = async (path: string) => {
-    const res = await fetch(`${baseUrl}${path}`);
+    const res = await fetch(`${baseUrl}${path}`, { headers: authHeader(apiKey) });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
@@ -129,6 +132,9 @@ describe.each([
       TWINS_LOG_LEVEL: 'info',
       TWINS_ACCESS_FLUSH_MS: '200',
     };
+    // a key in the store the services read (the data directory, or Table Storage on azure), made before they
+    // start: the embedded ingest API then mints no first-start key of its own
+    apiKey = await createTestApiKey(env);
     services = [spawnService(buildDir, 'ingest-api', [], env)];
     const managementUrls: string[] = [];
     for (const worker of WORKERS) {
@@ -162,6 +168,7 @@ describe.each([
       count: COUNT,
       concurrency: 16,
       seed: SEED,
+      apiKey,
       progress: false,
       out: devNull,
     });
@@ -176,7 +183,7 @@ describe.each([
     );
     for (const p of personas) {
       await waitFor(`catalog has ${p.leadId}`, async () => {
-        const res = await fetch(`${baseUrl}/v1/twins/${p.leadId}`);
+        const res = await fetch(`${baseUrl}/v1/twins/${p.leadId}`, { headers: authHeader(apiKey) });
         if (res.status !== 200) return false;
         const bytes = Buffer.from(await res.arrayBuffer());
         expect(bytes.equals(Buffer.from(p.markdown, 'utf8'))).toBe(true);
@@ -221,12 +228,19 @@ describe.each([
 
   it('DELETE erases the twin from every store', async () => {
     const victim = personas[3];
-    const del = await fetch(`${baseUrl}/v1/twins/${victim.leadId}`, { method: 'DELETE' });
+    const del = await fetch(`${baseUrl}/v1/twins/${victim.leadId}`, {
+      method: 'DELETE',
+      headers: authHeader(apiKey),
+    });
     expect(del.status).toBe(202);
-    expect((await fetch(`${baseUrl}/v1/twins/${victim.leadId}`)).status).toBe(404);
+    expect(
+      (await fetch(`${baseUrl}/v1/twins/${victim.leadId}`, { headers: authHeader(apiKey) })).status,
+    ).toBe(404);
     await waitFor('index and catalog forget it', async () => {
       const total = (await json('/v1/search?top=1')).body.total;
-      const meta = await fetch(`${baseUrl}/v1/twins/${victim.leadId}/metadata`);
+      const meta = await fetch(`${baseUrl}/v1/twins/${victim.leadId}/metadata`, {
+        headers: authHeader(apiKey),
+      });
       return total === COUNT - 1 && meta.status === 404;
     });
 
@@ -245,15 +259,7 @@ describe.each([
       // the others are untouched
       expect(await stores.catalog.count()).toBe(COUNT - 1);
     } finally {
-      await Promise.all([
-        stores.content.close(),
-        stores.catalog.close(),
-        stores.search.close(),
-        stores.activity.close(),
-        stores.cache.close(),
-        stores.bus.close(),
-        stores.idempotency.close(),
-      ]);
+      await closeAdapters(stores);
     }
   }, 60_000);
 
@@ -262,6 +268,7 @@ describe.each([
     expect(codes).toEqual(services.map(() => 0));
     const logs = services.map((s) => s.output()).join('\n');
     expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(apiKey.split('_').slice(2).join('_'));
     for (const p of personas.slice(0, 50)) {
       const firstLine = p.markdown.split(/\r?\n/).find((l) => l.trim().length > 20);
       if (firstLine) expect(logs).not.toContain(firstLine);

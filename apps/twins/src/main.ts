@@ -7,12 +7,16 @@ import { benchCommand } from './commands/bench.command';
 import { DlqAction, dlqCommand, DlqUsageError } from './commands/dlq.command';
 import { reindexCommand } from './commands/reindex.command';
 import { reconcileCommand } from './commands/reconcile.command';
+import { KeysAction, keysCommand, KeysUsageError } from './commands/keys.command';
+import { auditCommand, AuditUsageError } from './commands/audit.command';
+import { COST_USAGE, costCommand } from './commands/cost.command';
 
 const USAGE = `usage: twins <command> [options]
 
 commands:
   start [all|ingest-api|writer|indexer|cache-warmer|tiering]   run services (default: all, in one process)
   load --count N [--concurrency 32] [--url http://127.0.0.1:8080] [--seed 1] [--batch 0] [--verify]
+       [--api-key KEY (default TWINS_API_KEY)]
                                                               post N synthetic personas through the HTTP API
   status [--json]                                             backlog and dead letters per subscription, store counts
   dlq list|show|redrive|purge [--subscription NAME] [--id ID]... [--limit N] [--json] [--yes]
@@ -22,6 +26,12 @@ commands:
                                                               records from the blob store alone
   reconcile [--since-hours 48] [--grace-seconds 300] [--batch 100] [--dry-run] [--json]
                                                               publish versions accepted but never announced
+  keys create --scopes twins:write,twins:read,search,admin [--name NAME] [--json]
+  keys list [--json] | keys revoke KEY_ID                     API keys of the HTTP API (a key is shown once)
+  audit [--since ISO] [--lead LEAD_ID] [--limit 100] [--json]
+                                                              erasure records, oldest first (leads appear as hashes)
+  cost estimate|report|prices|simulate ...                    Azure cost: estimate, live report, prices, tiering
+${COST_USAGE}
 
 configuration comes from TWINS_* environment variables (see README).`;
 
@@ -44,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
           seed: { type: 'string', default: '1' },
           batch: { type: 'string', default: '0' },
           verify: { type: 'boolean', default: false },
+          'api-key': { type: 'string' },
         },
       });
       const count = Number(values.count);
@@ -55,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
         seed: Number(values.seed),
         batchSize: Number(values.batch),
         verify: values.verify,
+        apiKey: values['api-key'] ?? process.env.TWINS_API_KEY,
         progress: true,
       });
       return summary.failed === 0 ? 0 : 1;
@@ -128,6 +140,8 @@ async function main(argv: string[]): Promise<number> {
       });
       return code;
     }
+    case 'cost':
+      return costCommand(rest);
     case 'reconcile': {
       const { values } = parseArgs({
         args: rest,
@@ -156,6 +170,53 @@ async function main(argv: string[]): Promise<number> {
         progress: !values.json,
       });
       return code;
+    }
+    case 'keys': {
+      const [action, ...flags] = rest;
+      if (!['create', 'list', 'revoke'].includes(action)) return usage('keys needs create, list or revoke');
+      const { values, positionals } = parseArgs({
+        args: flags,
+        allowPositionals: true,
+        options: {
+          scopes: { type: 'string' },
+          name: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      try {
+        return await keysCommand({
+          action: action as KeysAction,
+          scopes: values.scopes,
+          name: values.name,
+          keyId: positionals[0],
+          json: values.json,
+        });
+      } catch (e) {
+        if (e instanceof KeysUsageError) return usage(e.message);
+        throw e;
+      }
+    }
+    case 'audit': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          since: { type: 'string' },
+          lead: { type: 'string' },
+          limit: { type: 'string', default: '100' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      try {
+        return await auditCommand({
+          since: values.since,
+          lead: values.lead,
+          limit: Number(values.limit),
+          json: values.json,
+        });
+      } catch (e) {
+        if (e instanceof AuditUsageError) return usage(e.message);
+        throw e;
+      }
     }
     case undefined:
     case 'help':

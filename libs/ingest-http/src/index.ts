@@ -1,1 +1,3 @@
 export * from './ingest-api';
+export * from './first-api-key';
+export { principalOf } from './http/auth';

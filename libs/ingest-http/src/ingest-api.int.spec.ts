@@ -4,6 +4,7 @@ import type { ConsumerName, RunningSubscription } from '@twinstore/application';
 import { createRuntime, loadConfig, startConsumer, TwinsRuntime } from '@twinstore/platform';
 import { makeTempDir, TempDir } from '@twinstore/testing';
 import { RunningIngestApi, startIngestApi } from './ingest-api';
+import { testApiKey, withApiKey } from './testing/api-keys';
 import {
   CONTRACT_BATCH_MAX,
   CONTRACT_BODY_LIMIT,
@@ -32,11 +33,13 @@ async function startEmbedded(): Promise<EmbeddedApi> {
   const subscriptions: RunningSubscription[] = PROJECTIONS.map((name) => startConsumer(runtime, name));
   const api = await startIngestApi(runtime, { logger: false });
   const fastify = api.app.getHttpAdapter().getInstance();
+  const apiKey = await testApiKey(runtime.apiKeys);
   return {
     api,
     runtime,
     url: api.url,
-    inject: (options) => fastify.inject(options),
+    apiKey,
+    inject: withApiKey((options) => fastify.inject(options), apiKey),
     async snapshot() {
       const blobs: string[] = [];
       for await (const blob of runtime.content.list('')) blobs.push(`${blob.path}@${blob.etag}`);

@@ -7,6 +7,7 @@ import { HealthController } from './ops/health.controller';
 import { MetricsController } from './ops/metrics.controller';
 import { SearchController } from './search/search.controller';
 import { BatchController } from './twins/batch.controller';
+import { RehydrationController } from './twins/rehydration.controller';
 import { TwinsController } from './twins/twins.controller';
 
 /** The ingest API: every controller gets the runtime (use cases, logger, metrics) through one token. */
@@ -16,6 +17,7 @@ export class IngestApiModule {
     const controllers: Type<unknown>[] = [
       BatchController,
       TwinsController,
+      RehydrationController,
       SearchController,
       HealthController,
     ];

@@ -7,6 +7,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { buildOpenApiDocument, OpenApiHolder } from './docs/openapi';
+import { principalOf, registerAuth } from './http/auth';
+import { registerFlowControl } from './http/back-pressure';
 import { registerBodyParsers } from './http/body-parsers';
 import { closeDraining, registerConnectionDraining } from './http/draining';
 import { PinoNestLogger } from './http/nest-logger';
@@ -20,6 +22,8 @@ import { IngestApiModule } from './ingest-api.module';
 export interface IngestAppOptions {
   /** Access logs and Nest's own messages (default true). Errors are logged either way. */
   logger?: boolean;
+  /** Milliseconds clock of rate limiting and back-pressure (tests move it); default `performance.now`. */
+  flowControlClock?: () => number;
 }
 
 export interface RunningIngestApi {
@@ -84,9 +88,15 @@ export async function createIngestApp(
     metrics: config.metricsEnabled ? httpMetrics(runtime.metrics) : undefined,
     accessLog: verbose,
   });
+  registerAuth(fastify, runtime);
+  // after authentication (onRequest hooks run in registration order): buckets are per principal
+  const flow = registerFlowControl(fastify, runtime, {
+    keyOf: (request) => principalOf(request)?.id,
+    now: options.flowControlClock,
+  });
   registerConnectionDraining(fastify);
-  app.useGlobalFilters(new ProblemFilter(logger, routes));
-  if (config.docsEnabled) openapi.document = buildOpenApiDocument(app);
+  app.useGlobalFilters(new ProblemFilter(logger, routes, flow.metrics));
+  if (config.docsEnabled) openapi.document = buildOpenApiDocument(app, config.auth);
   await app.init();
   await fastify.ready();
   return app;

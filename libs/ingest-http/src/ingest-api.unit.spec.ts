@@ -9,6 +9,7 @@ import {
   describeIngestApiContract,
   expectProblem,
 } from './testing/ingest-api.contract';
+import { bearer, withApiKey } from './testing/api-keys';
 import { createTestRuntime } from './testing/test-runtime';
 
 describeIngestApiContract('ingest API over in-memory test doubles', async () => {
@@ -18,7 +19,8 @@ describeIngestApiContract('ingest API over in-memory test doubles', async () => 
   return {
     runtime: t.runtime,
     url: api.url,
-    inject: (options) => fastify.inject(options),
+    apiKey: t.adminKey,
+    inject: withApiKey((options) => fastify.inject(options), t.adminKey),
     snapshot: async () => ({
       puts: t.content.puts.length,
       blobs: [...t.content.blobs.keys()].sort(),
@@ -40,7 +42,7 @@ describe('ingest API (unit)', () => {
     const app = await createIngestApp(t.runtime, { logger });
     apps.push(app);
     const fastify = app.getHttpAdapter().getInstance();
-    return { t, app, inject: (o: InjectOptions) => fastify.inject(o) };
+    return { t, app, inject: withApiKey((o: InjectOptions) => fastify.inject(o), t.adminKey) };
   }
 
   const putJson = (leadId: string, body: unknown, headers: Record<string, string> = {}) => ({
@@ -278,11 +280,11 @@ describe('ingest API (unit)', () => {
       expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       await fetch(`${api.url}/v1/twins/reader`, {
         method: 'PUT',
-        headers: { 'content-type': 'text/markdown' },
+        headers: { 'content-type': 'text/markdown', ...bearer(t.adminKey) },
         body: '# read me',
       });
       await t.project();
-      expect((await fetch(`${api.url}/v1/twins/reader`)).status).toBe(200);
+      expect((await fetch(`${api.url}/v1/twins/reader`, { headers: bearer(t.adminKey) })).status).toBe(200);
 
       const put = t.content.put.bind(t.content);
       t.content.put = async (...args) => {
@@ -291,7 +293,7 @@ describe('ingest API (unit)', () => {
       };
       const slow = fetch(`${api.url}/v1/twins/slow`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...bearer(t.adminKey) },
         body: JSON.stringify({ markdown: '# slow' }),
       });
       await new Promise((r) => setTimeout(r, 30));

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import {
   ActivityStore,
+  ApiKeyStore,
+  ApiScope,
+  issueApiKey,
+  NewApiKey,
+  AuditLog,
+  BillingMeter,
   ContentStore,
   CONSUMERS,
   EventBusAdmin,
@@ -8,6 +14,7 @@ import {
   EventSubscriber,
   IdempotencyStore,
   MAX_DELIVERY_COUNT,
+  NO_BILLING_METER,
   SearchIndex,
   TwinCache,
   TwinCatalog,
@@ -16,22 +23,30 @@ import {
   MemoryTwinCache,
   openFsContentStore,
   openSqliteActivityStore,
+  openSqliteApiKeyStore,
   openSqliteCatalog,
   openSqliteEventBus,
   openSqliteIdempotencyStore,
   openSqliteSearchIndex,
+  SqliteAuditLog,
 } from '@twinstore/adapters-embedded';
 import { createAzureBlobContentStore } from '@twinstore/adapters-azure-blob';
 import { createCosmosTwinCatalog } from '@twinstore/adapters-azure-cosmos';
 import { createAzureSearchIndex } from '@twinstore/adapters-azure-search';
 import { createServiceBusEventBus } from '@twinstore/adapters-azure-service-bus';
 import {
+  apiKeyTableName,
+  auditTableName,
+  createTableAuditLog,
   createTableActivityStore,
+  createTableApiKeyStore,
   createTableIdempotencyStore,
   idempotencyTableName,
+  tableBillingClientOptions,
 } from '@twinstore/adapters-azure-table';
 import { RedisTwinCache } from '@twinstore/adapters-redis';
 import type { Logger } from 'pino';
+import { meterEmbedded, meterEmbeddedBus } from './billing-meter';
 import { TwinsConfig } from './config';
 
 /** Where the embedded profile keeps each store under TWINS_DATA_DIR. */
@@ -43,6 +58,8 @@ export function embeddedLayout(dataDir: string) {
     bus: join(dataDir, 'bus.db'),
     activity: join(dataDir, 'activity.db'),
     idempotency: join(dataDir, 'idempotency.db'),
+    apiKeys: join(dataDir, 'api-keys.db'),
+    audit: join(dataDir, 'audit.db'),
   };
 }
 
@@ -57,6 +74,10 @@ export interface Adapters {
   cache: TwinCache;
   /** Idempotency-Key answers; lives with the activity store's backend (SQLite file or Table Storage). */
   idempotency: IdempotencyStore;
+  /** API keys of the HTTP API; with the activity store's backend too. */
+  apiKeys: ApiKeyStore;
+  /** Append-only audit trail (erasures); with the activity store's backend too. */
+  audit: AuditLog;
 }
 
 /**
@@ -64,28 +85,38 @@ export interface Adapters {
  * the service can create (container, table, index, Cosmos container) are ensured here; the Service Bus topic
  * and subscriptions are infrastructure (deploy/).
  */
-export async function createAdapters(config: TwinsConfig, logger: Logger): Promise<Adapters> {
+export async function createAdapters(
+  config: TwinsConfig,
+  logger: Logger,
+  meter: BillingMeter = NO_BILLING_METER,
+): Promise<Adapters> {
   const layout = embeddedLayout(config.dataDir);
   const az = config.azure;
   const insecure = az.allowInsecure;
 
   const content = await (async (): Promise<ContentStore> => {
-    if (config.adapters.contentStore === 'fs') return openFsContentStore({ dir: layout.blobs });
+    if (config.adapters.contentStore === 'fs') {
+      return meterEmbedded('content', openFsContentStore({ dir: layout.blobs }), meter);
+    }
     const store = createAzureBlobContentStore({
       connectionString: az.storageConnectionString,
       accountUrl: az.blobAccountUrl,
       container: az.blobContainer,
+      meter,
     });
     await store.ensureContainer();
     return store;
   })();
 
   const catalog = await (async (): Promise<TwinCatalog> => {
-    if (config.adapters.catalog === 'sqlite') return openSqliteCatalog({ file: layout.catalog });
+    if (config.adapters.catalog === 'sqlite') {
+      return meterEmbedded('catalog', openSqliteCatalog({ file: layout.catalog }), meter);
+    }
     const cosmos = createCosmosTwinCatalog({
       endpoint: az.cosmosEndpoint!,
       key: az.cosmosKey,
       database: az.cosmosDatabase,
+      meter,
       ...(insecure ? { connectionPolicy: { enableEndpointDiscovery: false } } : {}),
     });
     await cosmos.ensureContainer();
@@ -93,23 +124,29 @@ export async function createAdapters(config: TwinsConfig, logger: Logger): Promi
   })();
 
   const search = await (async (): Promise<SearchIndex> => {
-    if (config.adapters.search === 'sqlite') return openSqliteSearchIndex({ file: layout.search });
+    if (config.adapters.search === 'sqlite') {
+      return meterEmbedded('search', openSqliteSearchIndex({ file: layout.search }), meter);
+    }
     const index = createAzureSearchIndex({
       endpoint: az.searchEndpoint!,
       apiKey: az.searchKey,
       indexName: az.searchIndex,
       allowInsecureConnection: insecure,
+      meter,
     });
     await index.ensureIndex();
     return index;
   })();
 
   const activity = await (async (): Promise<ActivityStore> => {
-    if (config.adapters.activityStore === 'sqlite') return openSqliteActivityStore({ file: layout.activity });
+    if (config.adapters.activityStore === 'sqlite') {
+      return meterEmbedded('activity', openSqliteActivityStore({ file: layout.activity }), meter);
+    }
     const table = createTableActivityStore({
       connectionString: az.storageConnectionString,
       endpoint: az.tableEndpoint,
       table: az.tableName,
+      clientOptions: tableBillingClientOptions(meter),
     });
     await table.ensureTable();
     return table;
@@ -118,12 +155,15 @@ export async function createAdapters(config: TwinsConfig, logger: Logger): Promi
   const busLogger = logger.child({ component: 'event-bus' });
   const bus: EventBus =
     config.adapters.eventBus === 'sqlite'
-      ? openSqliteEventBus({
-          file: layout.bus,
-          subscriptions: CONSUMERS,
-          maxDeliveryCount: MAX_DELIVERY_COUNT,
-          logger: busLogger,
-        })
+      ? meterEmbeddedBus(
+          openSqliteEventBus({
+            file: layout.bus,
+            subscriptions: CONSUMERS,
+            maxDeliveryCount: MAX_DELIVERY_COUNT,
+            logger: busLogger,
+          }),
+          meter,
+        )
       : await createServiceBusEventBus({
           connectionString: az.serviceBusConnectionString,
           fullyQualifiedNamespace: az.serviceBusNamespace,
@@ -132,24 +172,96 @@ export async function createAdapters(config: TwinsConfig, logger: Logger): Promi
           subscriptions: CONSUMERS,
           maxDeliveryCount: MAX_DELIVERY_COUNT,
           logger: busLogger,
+          meter,
         });
 
   const cache: TwinCache = config.redisUrl
-    ? new RedisTwinCache({ url: config.redisUrl })
-    : new MemoryTwinCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
+    ? new RedisTwinCache({ url: config.redisUrl, meter })
+    : meterEmbedded(
+        'cache',
+        new MemoryTwinCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }),
+        meter,
+      );
 
   const idempotency = await (async (): Promise<IdempotencyStore> => {
     if (config.adapters.activityStore === 'sqlite') {
-      return openSqliteIdempotencyStore({ file: layout.idempotency });
+      return openSqliteIdempotencyStore({ file: layout.idempotency, leaseMs: config.idempotencyLeaseMs });
     }
     const table = createTableIdempotencyStore({
       connectionString: az.storageConnectionString,
       endpoint: az.tableEndpoint,
       table: idempotencyTableName(az.tableName),
+      leaseMs: config.idempotencyLeaseMs,
+      clientOptions: tableBillingClientOptions(meter),
     });
     await table.ensureTable();
     return table;
   })();
 
-  return { content, catalog, search, activity, bus, cache, idempotency };
+  const apiKeys = await openApiKeyStore(config, meter);
+
+  const audit = await openAuditLog(config, meter);
+
+  return { content, catalog, search, activity, bus, cache, idempotency, apiKeys, audit };
+}
+
+/**
+ * The API key store alone (for `twins keys` and tests that mint keys for separate processes): it follows
+ * TWINS_ACTIVITY_STORE like the idempotency store, a SQLite file or a table next to the activity table.
+ */
+/**
+ * Creates an API key in the store `config` selects and closes the store again; returns the whole key (show
+ * it once) and its record. For separate-process tests and tools: call it with the services' own TWINS_*
+ * settings, before or after they start; on the embedded profile an ingest API that finds a key mints none.
+ */
+export async function mintApiKey(
+  config: TwinsConfig,
+  input: { name: string; scopes: ApiScope[] },
+): Promise<NewApiKey> {
+  const store = await openApiKeyStore(config);
+  try {
+    return await issueApiKey(store, input);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function openApiKeyStore(
+  config: TwinsConfig,
+  meter: BillingMeter = NO_BILLING_METER,
+): Promise<ApiKeyStore> {
+  if (config.adapters.activityStore === 'sqlite') {
+    return openSqliteApiKeyStore({ file: embeddedLayout(config.dataDir).apiKeys });
+  }
+  const table = createTableApiKeyStore({
+    connectionString: config.azure.storageConnectionString,
+    endpoint: config.azure.tableEndpoint,
+    table: apiKeyTableName(config.azure.tableName),
+    clientOptions: tableBillingClientOptions(meter),
+  });
+  await table.ensureTable();
+  return table;
+}
+
+/** The audit trail alone (for `twins audit`): with the activity store's backend, like the API keys. */
+export async function openAuditLog(
+  config: TwinsConfig,
+  meter: BillingMeter = NO_BILLING_METER,
+): Promise<AuditLog> {
+  if (config.adapters.activityStore === 'sqlite') {
+    return new SqliteAuditLog(embeddedLayout(config.dataDir).audit);
+  }
+  const table = createTableAuditLog({
+    connectionString: config.azure.storageConnectionString,
+    endpoint: config.azure.tableEndpoint,
+    table: auditTableName(config.azure.tableName),
+    clientOptions: tableBillingClientOptions(meter),
+  });
+  await table.ensureTable();
+  return table;
+}
+
+/** Closes every adapter (each on its own: one failing close does not keep the others open). */
+export async function closeAdapters(adapters: Adapters): Promise<void> {
+  await Promise.allSettled(Object.values(adapters).map((a: { close(): Promise<void> }) => a.close()));
 }

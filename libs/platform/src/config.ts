@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { breakEvenThresholds } from './tier-policy';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -48,21 +49,43 @@ const envSchema = z.object({
     .optional(),
   TWINS_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
   TWINS_BATCH_MAX_ITEMS: int(1, 1000).default(1000),
+  TWINS_IDEMPOTENCY_LEASE_MS: int(1000, 600_000).default(15_000),
+  TWINS_RATE_LIMIT_RPS: z.coerce.number().min(0).max(1_000_000).default(0),
+  TWINS_RATE_LIMIT_BURST: int(0, 1_000_000).default(0),
+  TWINS_RATE_LIMIT_MAX_KEYS: int(1, 10_000_000).default(100_000),
+  TWINS_MAX_INFLIGHT_WRITES: int(0, 1_000_000).default(256),
+  TWINS_MAX_BUS_BACKLOG: int(0, 1_000_000_000).default(20_000),
+  TWINS_BUS_BACKLOG_SAMPLE_MS: int(100, 600_000).default(1000),
   TWINS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TWINS_CONSUMER_CONCURRENCY: int(1, 256).default(16),
   TWINS_MANAGEMENT_PORT: int(0, 65535).optional(),
   TWINS_CACHE_MAX_ENTRIES: int(0, 10_000_000).default(10_000),
   TWINS_CACHE_MAX_MB: int(1, 64 * 1024).default(256),
+  TWINS_TIER_POLICY: z.enum(['break-even', 'fixed']).default('break-even'),
+  TWINS_TIER_TYPICAL_TWIN_KB: int(1, 1024 * 1024).default(10),
+  TWINS_PRICE_TABLE: z.string().min(1).optional(),
   TWINS_TIER_WARM_AFTER_DAYS: int(1, 36_500).default(30),
   TWINS_TIER_COLD_AFTER_DAYS: int(1, 36_500).default(365),
   TWINS_TIER_SWEEP_INTERVAL_S: int(1, 86_400 * 7).default(3600),
   TWINS_RECONCILE_INTERVAL_S: int(0, 86_400 * 7).default(900),
   TWINS_RECONCILE_WINDOW_H: int(1, 24 * 366).default(48),
   TWINS_RECONCILE_GRACE_S: int(0, 86_400).default(300),
+  TWINS_TIER_BUNDLE_MAX_TWINS: int(1, 100_000).default(1000),
+  TWINS_TIER_COMPACT_DEAD_PERCENT: int(1, 100).default(50),
+  TWINS_REHYDRATION_DELAY_MS: int(0, 7 * 86_400_000).default(0),
+  TWINS_REHYDRATION_PRIORITY: z.enum(['standard', 'high']).default('standard'),
   TWINS_ACCESS_FLUSH_MS: int(0, 600_000).default(5000),
   TWINS_SHUTDOWN_DEADLINE_MS: int(0, 600_000).default(25_000),
   TWINS_DOCS_ENABLED: bool.default(true),
   TWINS_METRICS_ENABLED: bool.default(true),
+  TWINS_AUTH_CACHE_TTL_MS: int(0, 600_000).default(30_000),
+  TWINS_METRICS_AUTH: bool.default(false),
+  TWINS_DOCS_AUTH: bool.default(false),
+  TWINS_OIDC_ISSUER: z.url().optional(),
+  TWINS_OIDC_AUDIENCE: z.string().min(1).optional(),
+  TWINS_OIDC_JWKS_URL: z.url().optional(),
+  // read by the CLI's HTTP commands (`twins load`, `twins bench`), never by the services: not in TwinsConfig
+  TWINS_API_KEY: z.string().min(1).optional(),
 });
 
 /** Every setting's name. */
@@ -113,18 +136,53 @@ export type TwinsConfig = {
   redisUrl?: string;
   bodyLimitBytes: number;
   batchMaxItems: number;
+  /** How long an Idempotency-Key claim holds without renewal: a retry after a crash waits at most this long. */
+  idempotencyLeaseMs: number;
+  /** Per-key rate limit and back-pressure of the ingest API (429 / 503 with Retry-After). */
+  flowControl: {
+    /** Token bucket per principal (client IP without one); ratePerSecond 0 = off, burst 0 = ceil(rate). */
+    rateLimit: { ratePerSecond: number; burst: number; maxKeys: number };
+    /** 0 = no cap. */
+    maxInflightWrites: number;
+    /** 0 = off. */
+    maxBusBacklog: number;
+    busBacklogSampleMs: number;
+  };
   logLevel: z.output<typeof envSchema>['TWINS_LOG_LEVEL'];
   consumerConcurrency: number;
   managementPort?: number;
   cache: { maxEntries: number; maxBytes: number };
-  tiering: { warmAfterDays: number; coldAfterDays: number; sweepIntervalSeconds: number };
+  tiering: {
+    /** `break-even`: thresholds from the price table and the typical twin size; `fixed`: the configured days. */
+    policy: 'break-even' | 'fixed';
+    warmAfterDays: number;
+    coldAfterDays: number;
+    sweepIntervalSeconds: number;
+    bundleMaxTwins: number;
+    /** Share (0-1] of dead entries at which a bundle is rewritten. */
+    compactDeadRatio: number;
+    rehydrationDelayMs: number;
+    rehydrationPriority: 'standard' | 'high';
+  };
   /** The writer's scheduled reconcile: every `intervalSeconds` (0 = never), over the last `windowHours`. */
   reconcile: { intervalSeconds: number; windowHours: number; graceSeconds: number };
   accessFlushMs: number;
   shutdownDeadlineMs: number;
   docsEnabled: boolean;
   metricsEnabled: boolean;
+  /** Who may call the HTTP API: API keys (always) and, when `oidc` is set, OIDC / Entra ID bearer tokens. */
+  auth: AuthSettings;
 };
+
+export interface AuthSettings {
+  /** How long a verified key (or token) is trusted without asking the store again; revocation lag. */
+  cacheTtlMs: number;
+  /** /metrics needs a valid credential (any scope). */
+  metricsAuth: boolean;
+  /** /docs needs a valid credential (any scope). */
+  docsAuth: boolean;
+  oidc?: { issuer: string; audience: string; jwksUrl?: string };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -157,7 +215,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     activityStore: e.TWINS_ACTIVITY_STORE ?? (azure ? 'azure-table' : 'sqlite'),
   } as const;
   const missing = (when: boolean, message: string) => (when ? [message] : []);
+  let thresholds = {
+    warmAfterDays: e.TWINS_TIER_WARM_AFTER_DAYS,
+    coldAfterDays: e.TWINS_TIER_COLD_AFTER_DAYS,
+  };
+  const priceProblems: string[] = [];
+  if (e.TWINS_TIER_POLICY === 'break-even') {
+    try {
+      thresholds = breakEvenThresholds({
+        typicalTwinKb: e.TWINS_TIER_TYPICAL_TWIN_KB,
+        bundleMaxTwins: e.TWINS_TIER_BUNDLE_MAX_TWINS,
+        priceTableFile: e.TWINS_PRICE_TABLE,
+      });
+    } catch (err) {
+      priceProblems.push(`TWINS_PRICE_TABLE: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const semantic = [
+    ...priceProblems,
     ...missing(
       e.TWINS_TIER_COLD_AFTER_DAYS <= e.TWINS_TIER_WARM_AFTER_DAYS,
       'TWINS_TIER_COLD_AFTER_DAYS: must be greater than TWINS_TIER_WARM_AFTER_DAYS',
@@ -188,6 +263,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         !e.TWINS_AZURE_SERVICEBUS_NAMESPACE,
       'TWINS_AZURE_SERVICEBUS_CONNECTION_STRING or TWINS_AZURE_SERVICEBUS_NAMESPACE: required by the service-bus event bus',
     ),
+    ...missing(
+      !!e.TWINS_OIDC_ISSUER !== !!e.TWINS_OIDC_AUDIENCE,
+      'TWINS_OIDC_ISSUER and TWINS_OIDC_AUDIENCE: set both (OIDC bearer tokens) or neither',
+    ),
+    ...missing(
+      !!e.TWINS_OIDC_JWKS_URL && !e.TWINS_OIDC_ISSUER,
+      'TWINS_OIDC_JWKS_URL: needs TWINS_OIDC_ISSUER and TWINS_OIDC_AUDIENCE',
+    ),
   ];
   if (semantic.length > 0) throw new ConfigError(semantic);
   return {
@@ -217,14 +300,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     redisUrl: e.TWINS_REDIS_URL,
     bodyLimitBytes: e.TWINS_BODY_LIMIT_BYTES,
     batchMaxItems: e.TWINS_BATCH_MAX_ITEMS,
+    idempotencyLeaseMs: e.TWINS_IDEMPOTENCY_LEASE_MS,
+    flowControl: {
+      rateLimit: {
+        ratePerSecond: e.TWINS_RATE_LIMIT_RPS,
+        burst: e.TWINS_RATE_LIMIT_BURST,
+        maxKeys: e.TWINS_RATE_LIMIT_MAX_KEYS,
+      },
+      maxInflightWrites: e.TWINS_MAX_INFLIGHT_WRITES,
+      maxBusBacklog: e.TWINS_MAX_BUS_BACKLOG,
+      busBacklogSampleMs: e.TWINS_BUS_BACKLOG_SAMPLE_MS,
+    },
     logLevel: e.TWINS_LOG_LEVEL,
     consumerConcurrency: e.TWINS_CONSUMER_CONCURRENCY,
     managementPort: e.TWINS_MANAGEMENT_PORT,
     cache: { maxEntries: e.TWINS_CACHE_MAX_ENTRIES, maxBytes: e.TWINS_CACHE_MAX_MB * 1024 * 1024 },
     tiering: {
-      warmAfterDays: e.TWINS_TIER_WARM_AFTER_DAYS,
-      coldAfterDays: e.TWINS_TIER_COLD_AFTER_DAYS,
+      policy: e.TWINS_TIER_POLICY,
+      ...thresholds,
       sweepIntervalSeconds: e.TWINS_TIER_SWEEP_INTERVAL_S,
+      bundleMaxTwins: e.TWINS_TIER_BUNDLE_MAX_TWINS,
+      compactDeadRatio: e.TWINS_TIER_COMPACT_DEAD_PERCENT / 100,
+      rehydrationDelayMs: e.TWINS_REHYDRATION_DELAY_MS,
+      rehydrationPriority: e.TWINS_REHYDRATION_PRIORITY,
     },
     reconcile: {
       intervalSeconds: e.TWINS_RECONCILE_INTERVAL_S,
@@ -235,6 +333,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shutdownDeadlineMs: e.TWINS_SHUTDOWN_DEADLINE_MS,
     docsEnabled: e.TWINS_DOCS_ENABLED,
     metricsEnabled: e.TWINS_METRICS_ENABLED,
+    auth: {
+      cacheTtlMs: e.TWINS_AUTH_CACHE_TTL_MS,
+      metricsAuth: e.TWINS_METRICS_AUTH,
+      docsAuth: e.TWINS_DOCS_AUTH,
+      ...(e.TWINS_OIDC_ISSUER && e.TWINS_OIDC_AUDIENCE
+        ? {
+            oidc: {
+              issuer: e.TWINS_OIDC_ISSUER,
+              audience: e.TWINS_OIDC_AUDIENCE,
+              jwksUrl: e.TWINS_OIDC_JWKS_URL,
+            },
+          }
+        : {}),
+    },
   };
 }
 
@@ -296,13 +408,39 @@ export const CONFIG_DOC: [string, string, string][] = [
   ],
   ['TWINS_BODY_LIMIT_BYTES', '2097152', 'largest request body accepted (413 above)'],
   ['TWINS_BATCH_MAX_ITEMS', '1000', 'largest batch accepted by POST /v1/twins:batch'],
+  [
+    'TWINS_IDEMPOTENCY_LEASE_MS',
+    '15000',
+    'claim of an Idempotency-Key; renewed while its request runs, lapses after a crash',
+  ],
+  ['TWINS_RATE_LIMIT_RPS', '0', 'requests per second per API key (client IP without one); 0 = no limit'],
+  ['TWINS_RATE_LIMIT_BURST', '0', 'requests a key may send at once after idling; 0 = one second of the rate'],
+  ['TWINS_RATE_LIMIT_MAX_KEYS', '100000', 'rate limit buckets kept (least recently used dropped beyond)'],
+  ['TWINS_MAX_INFLIGHT_WRITES', '256', 'writes processed at once; more get 503 + Retry-After (0 = no cap)'],
+  ['TWINS_MAX_BUS_BACKLOG', '20000', 'event backlog above which writes get 503 + Retry-After (0 = off)'],
+  ['TWINS_BUS_BACKLOG_SAMPLE_MS', '1000', 'how often the ingest API samples the event backlog'],
   ['TWINS_LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
   ['TWINS_CONSUMER_CONCURRENCY', '16', 'messages in flight per subscription per process'],
   ['TWINS_MANAGEMENT_PORT', '(per service)', 'worker HTTP port for /healthz, /readyz, /metrics'],
   ['TWINS_CACHE_MAX_ENTRIES', '10000', 'in-memory cache: most entries'],
   ['TWINS_CACHE_MAX_MB', '256', 'in-memory cache: most megabytes of markdown'],
-  ['TWINS_TIER_WARM_AFTER_DAYS', '30', 'days without write or read before a twin is warm'],
-  ['TWINS_TIER_COLD_AFTER_DAYS', '365', 'days without write or read before a twin is cold'],
+  [
+    'TWINS_TIER_POLICY',
+    'break-even',
+    'break-even: demote when idle as long as the move pays back (price table, twin size); fixed: the days below',
+  ],
+  [
+    'TWINS_TIER_TYPICAL_TWIN_KB',
+    '10',
+    'break-even policy: typical twin size the thresholds are computed for',
+  ],
+  [
+    'TWINS_PRICE_TABLE',
+    '(bundled)',
+    'price table file (`twins cost prices refresh`) for the break-even policy',
+  ],
+  ['TWINS_TIER_WARM_AFTER_DAYS', '30', 'fixed policy: days without write or read before a twin is warm'],
+  ['TWINS_TIER_COLD_AFTER_DAYS', '365', 'fixed policy: days without write or read before a twin is cold'],
   ['TWINS_TIER_SWEEP_INTERVAL_S', '3600', 'seconds between tiering sweeps'],
   [
     'TWINS_RECONCILE_INTERVAL_S',
@@ -311,10 +449,25 @@ export const CONFIG_DOC: [string, string, string][] = [
   ],
   ['TWINS_RECONCILE_WINDOW_H', '48', 'writer: hours of accepted versions each reconcile run checks'],
   ['TWINS_RECONCILE_GRACE_S', '300', 'writer: versions younger than this are left to their own save'],
+  ['TWINS_TIER_BUNDLE_MAX_TWINS', '1000', 'cold twins packed into one Archive bundle blob'],
+  ['TWINS_TIER_COMPACT_DEAD_PERCENT', '50', 'a bundle is rewritten once this share of it is dead'],
+  ['TWINS_REHYDRATION_DELAY_MS', '0', 'least time before a rehydration job completes (simulates Archive)'],
+  ['TWINS_REHYDRATION_PRIORITY', 'standard', 'rehydrate priority of Archive copies: standard or high'],
   ['TWINS_ACCESS_FLUSH_MS', '5000', 'reads are coalesced into twin.accessed.v1 events this often'],
   ['TWINS_SHUTDOWN_DEADLINE_MS', '25000', 'on SIGTERM, how long in-flight work may take to finish'],
   ['TWINS_DOCS_ENABLED', 'true', 'serve OpenAPI at /docs'],
   ['TWINS_METRICS_ENABLED', 'true', 'serve Prometheus metrics at /metrics'],
+  [
+    'TWINS_AUTH_CACHE_TTL_MS',
+    '30000',
+    'trust a verified API key this long; a revocation takes effect within it',
+  ],
+  ['TWINS_METRICS_AUTH', 'false', '/metrics needs an API key or token (any scope)'],
+  ['TWINS_DOCS_AUTH', 'false', '/docs needs an API key or token (any scope)'],
+  ['TWINS_OIDC_ISSUER', '(unset)', 'accept OIDC / Entra ID bearer tokens from this issuer (`iss`)'],
+  ['TWINS_OIDC_AUDIENCE', '(unset)', 'the `aud` those tokens must carry (required with the issuer)'],
+  ['TWINS_OIDC_JWKS_URL', '(unset)', "signing keys; unset: the issuer's OpenID discovery `jwks_uri`"],
+  ['TWINS_API_KEY', '(unset)', 'the API key `twins load` and `twins bench` send (or `--api-key`)'],
 ];
 
 /** For entry points: the configuration, or every problem on stderr and exit code 2. */

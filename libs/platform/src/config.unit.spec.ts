@@ -13,7 +13,18 @@ describe('configuration', () => {
       bodyLimitBytes: 2 * 1024 * 1024,
     });
     expect(c.redisUrl).toBeUndefined();
-    expect(c.tiering).toEqual({ warmAfterDays: 30, coldAfterDays: 365, sweepIntervalSeconds: 3600 });
+    expect(c.tiering).toEqual({
+      policy: 'break-even',
+      // 10 KiB twins at the bundled prices: Cool pays back after ~4 idle years; Archive never (a cold read
+      // rehydrates a whole bundle), so "never" (100 years)
+      warmAfterDays: 1536,
+      coldAfterDays: 36_500,
+      sweepIntervalSeconds: 3600,
+      bundleMaxTwins: 1000,
+      compactDeadRatio: 0.5,
+      rehydrationDelayMs: 0,
+      rehydrationPriority: 'standard',
+    });
   });
 
   it('reads every TWINS_* setting', () => {
@@ -103,5 +114,27 @@ describe('configuration', () => {
       expect(readme).toMatch(new RegExp(cell(name) + (def.startsWith('(') ? '' : cell(def)) + '\\|'));
     }
     expect(CONFIG_DOC.map(([name]) => name).sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+});
+
+describe('tier policy', () => {
+  it('fixed: the configured days (the reference policy)', () => {
+    const c = loadConfig({
+      TWINS_TIER_POLICY: 'fixed',
+      TWINS_TIER_WARM_AFTER_DAYS: '30',
+      TWINS_TIER_COLD_AFTER_DAYS: '365',
+    });
+    expect(c.tiering).toMatchObject({ policy: 'fixed', warmAfterDays: 30, coldAfterDays: 365 });
+  });
+
+  it('break-even: larger twins pay back sooner', () => {
+    const days = (kb: number) => loadConfig({ TWINS_TIER_TYPICAL_TWIN_KB: String(kb) }).tiering.warmAfterDays;
+    expect(days(1000)).toBeLessThan(days(100));
+    expect(days(100)).toBeLessThan(days(10));
+  });
+
+  it('a price table file that cannot be read is a configuration problem, not a crash', () => {
+    expect(() => loadConfig({ TWINS_PRICE_TABLE: '/nonexistent/prices.json' })).toThrow(ConfigError);
+    expect(() => loadConfig({ TWINS_PRICE_TABLE: '/nonexistent/prices.json' })).toThrow(/TWINS_PRICE_TABLE/);
   });
 });

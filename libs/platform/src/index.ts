@@ -6,5 +6,7 @@ export * from './process';
 export * from './runtime';
 export * from './runtime.types';
 export * from './tiering-scheduler';
+export * from './tiering';
 export * from './worker';
 export * from './adapters';
+export * from './billing-meter';

@@ -11,10 +11,12 @@ import {
 import { VersionGenerator } from '@twinstore/domain';
 import type { Logger } from 'pino';
 import { createAdapters } from './adapters';
+import { prometheusBillingMeter } from './billing-meter';
 import { TwinsConfig } from './config';
 import { createLogger } from './logger';
 import { createMetricsRegistry } from './metrics';
 import { DependencyCheck, TwinsRuntime } from './runtime.types';
+import { createTiering } from './tiering';
 
 export interface RuntimeOptions {
   /** The service name in logs and metrics. */
@@ -28,18 +30,17 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, service: options.service });
   const metrics = createMetricsRegistry(options.service);
-  const { content, catalog, search, activity, bus, cache, idempotency } = await createAdapters(
-    config,
-    logger,
-  );
+  const { content, catalog, search, activity, bus, cache, idempotency, apiKeys, audit } =
+    await createAdapters(config, logger, prometheusBillingMeter(metrics));
 
   const versions = new VersionGenerator(() => clock.now());
   const access = new AccessRecorder(bus, clock, config.accessFlushMs);
+  const tiering = createTiering(config, { content, activity, publisher: bus, clock });
   const useCases = {
     save: new SaveTwinUseCase(content, bus, versions, clock, catalog),
-    get: new GetTwinUseCase(cache, catalog, content, access),
+    get: new GetTwinUseCase(cache, catalog, content, access, tiering.lifecycle.ledger),
     metadata: new GetTwinMetadataUseCase(catalog, content),
-    delete: new DeleteTwinUseCase(content, catalog, cache, bus, versions, clock),
+    delete: new DeleteTwinUseCase(content, catalog, cache, bus, versions, clock, audit, tiering.lifecycle),
     search: new SearchTwinsUseCase(search),
     access,
   };
@@ -65,6 +66,9 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
     cache,
     activity,
     idempotency,
+    apiKeys,
+    audit,
+    tiering,
     publisher: bus,
     subscriber: bus,
     busAdmin: bus,
@@ -90,7 +94,10 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
         catalog.close(),
         activity.close(),
         idempotency.close(),
+        apiKeys.close(),
+        audit.close(),
         content.close(),
+        tiering.close(),
       ]);
     },
   };

@@ -1,6 +1,8 @@
 import type {
   AccessRecorder,
   ActivityStore,
+  ApiKeyStore,
+  AuditLog,
   Clock,
   ContentStore,
   DeleteTwinUseCase,
@@ -19,6 +21,7 @@ import type {
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { TwinsConfig } from './config';
+import type { TieringServices } from './tiering';
 
 export interface DependencyCheck {
   name: string;
@@ -40,6 +43,12 @@ export interface TwinsRuntime {
   readonly activity: ActivityStore;
   /** Answers of requests sent with an Idempotency-Key (shared by every ingest API instance). */
   readonly idempotency: IdempotencyStore;
+  /** API keys of the HTTP API (hashes only). */
+  readonly apiKeys: ApiKeyStore;
+  /** Append-only audit trail: who erased which lead (hashed), when. */
+  readonly audit: AuditLog;
+  /** The tier lifecycle (sweeps, promotion, bundles) and rehydration jobs; absent in HTTP-only test doubles. */
+  readonly tiering?: TieringServices;
   readonly publisher: EventPublisher;
   readonly subscriber: EventSubscriber;
   readonly busAdmin: EventBusAdmin;

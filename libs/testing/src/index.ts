@@ -13,3 +13,7 @@ export * from './service-bus-broker';
 export * from './temp-dir';
 export * from './backends';
 export * from './contracts/idempotency-store.contract';
+export * from './contracts/api-key-store.contract';
+export * from './contracts/audit-log.contract';
+export * from './contracts/tiering.contract';
+export * from './api-keys';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { rawFts5InsertRate } from '@twinstore/adapters-embedded';
 import { generatePersona, Persona } from '@twinstore/personas';
+import { loadConfig, mintApiKey } from '@twinstore/platform';
 import { latencySummary, loadCommand } from './load.command';
 
 export interface BenchArgs {
@@ -40,6 +41,11 @@ export async function benchCommand(args: BenchArgs): Promise<void> {
   // (b) the product end to end
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  // a key of our own in the fresh data directory (the server then mints no first-start key)
+  const apiKey = (
+    await mintApiKey(loadConfig({ TWINS_DATA_DIR: join(work, 'data') }), { name: 'bench', scopes: ['admin'] })
+  ).key;
+  const headers = { authorization: `Bearer ${apiKey}` };
   const server = spawn(process.execPath, [process.argv[1], 'start', 'all'], {
     env: {
       ...process.env,
@@ -57,16 +63,20 @@ export async function benchCommand(args: BenchArgs): Promise<void> {
       count: args.count,
       concurrency: args.concurrency,
       seed: 1,
+      apiKey,
       progress: false,
       out: new Writable({ write: (_c, _e, cb) => cb() }),
     });
     const acceptedMs = Date.now() - started;
     await until(async () => {
-      const res = await fetch(`${baseUrl}/v1/search?top=1`);
+      const res = await fetch(`${baseUrl}/v1/search?top=1`, { headers });
       return res.ok && ((await res.json()) as { total: number }).total === load.accepted;
     }, 600_000);
     const last = personas[personas.length - 1];
-    await until(async () => (await fetch(`${baseUrl}/v1/twins/${last.leadId}/metadata`)).ok, 600_000);
+    await until(
+      async () => (await fetch(`${baseUrl}/v1/twins/${last.leadId}/metadata`, { headers })).ok,
+      600_000,
+    );
     const e2eMs = Date.now() - started;
 
     // (c) search latency at that size, one query at a time
@@ -75,7 +85,7 @@ export async function benchCommand(args: BenchArgs): Promise<void> {
     for (let i = 0; i < args.queries; i++) {
       const q = queryFor(personas[(i * 7919) % personas.length], i);
       const t0 = process.hrtime.bigint();
-      const res = await fetch(`${baseUrl}/v1/search?${q.params}`);
+      const res = await fetch(`${baseUrl}/v1/search?${q.params}`, { headers });
       await res.arrayBuffer();
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       (q.filtered ? filtered : samples).push(ms);

@@ -1,5 +1,5 @@
 import { ConsumerName, CONSUMER_NAMES, RunningSubscription } from '@twinstore/application';
-import { startIngestApi } from '@twinstore/ingest-http';
+import { ensureFirstApiKey, startIngestApi } from '@twinstore/ingest-http';
 import {
   createRuntime,
   loadConfigOrExit,
@@ -22,6 +22,7 @@ export async function startCommand(service: ServiceName): Promise<void> {
   const log = runtime.logger;
 
   if (service === 'all' || service === 'ingest-api') {
+    await ensureFirstApiKey(runtime); // embedded first start only: prints an admin key once to stdout
     const api = await startIngestApi(runtime);
     const subscriptions: RunningSubscription[] =
       service === 'all' ? CONSUMER_NAMES.map((name) => startConsumer(runtime, name)) : [];

@@ -1,1 +1,2 @@
 export * from './azure-blob-content-store.adapter';
+export * from './blob-lease-lock';

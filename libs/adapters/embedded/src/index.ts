@@ -4,5 +4,8 @@ export * from './cache/memory-twin-cache.adapter';
 export * from './event-bus';
 export * from './catalog/sqlite-twin-catalog.adapter';
 export * from './activity/sqlite-activity-store.adapter';
+export * from './activity/sqlite-lease-lock';
 export * from './search';
 export * from './idempotency/sqlite-idempotency-store.adapter';
+export * from './api-keys/sqlite-api-key-store.adapter';
+export * from './audit/sqlite-audit-log.adapter';

@@ -7,3 +7,7 @@ export * from './event-bus.port';
 export * from './search-index.port';
 export * from './highlight';
 export * from './blob-path';
+export * from './api-key-store.port';
+export * from './tiering.port';
+export * from './audit-log.port';
+export * from './billing-meter.port';

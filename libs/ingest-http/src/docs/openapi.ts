@@ -1,6 +1,9 @@
 import { escapeHtml } from '@twinstore/application';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { AuthSettings } from '@twinstore/platform';
+import { addSecurity } from './auth.openapi';
+import { addFlowControlResponses } from './flow-control.openapi';
 import { OPENAPI_SCHEMAS } from './openapi.schemas';
 
 export interface OpenApiHolder {
@@ -8,12 +11,16 @@ export interface OpenApiHolder {
 }
 
 /** The OpenAPI 3 document of the app, from the controllers' decorators plus the hand-written schemas. */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+export function buildOpenApiDocument(
+  app: INestApplication,
+  auth: Pick<AuthSettings, 'metricsAuth' | 'docsAuth' | 'oidc'> = { metricsAuth: false, docsAuth: false },
+): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('twinstore ingest API')
     .setDescription(
       'Storage for digital twins: one markdown persona per sales lead with its metadata. Errors are RFC 9457 ' +
-        '`application/problem+json` with a stable `type` and `code`.',
+        '`application/problem+json` with a stable `type` and `code`. Every `/v1` operation needs an API key ' +
+        '(`Authorization: Bearer <key>` or `X-Api-Key`) with the scope it names; /healthz and /readyz are open.',
     )
     .setVersion('1')
     .addTag('twins', 'write, read and erase twins')
@@ -25,6 +32,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     ...document.components,
     schemas: { ...document.components?.schemas, ...OPENAPI_SCHEMAS },
   };
+  addFlowControlResponses(document);
+  addSecurity(document, auth);
   return document;
 }
 

@@ -15,6 +15,7 @@ import {
 } from '@twinstore/platform';
 import type { ConsumerName, RunningSubscription } from '@twinstore/application';
 import { createIngestApp } from '../ingest-api';
+import { testApiKey, withApiKey } from '../testing/api-keys';
 
 /**
  * The ingest API over the REAL embedded runtime (file-system blobs, SQLite catalog, index and bus) in a temp
@@ -25,6 +26,8 @@ import { createIngestApp } from '../ingest-api';
 export interface FuzzHarness {
   runtime: TwinsRuntime;
   app: NestFastifyApplication;
+  /** An admin API key; `inject` sends it unless the request names a credential of its own. */
+  apiKey: string;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   /** Everything the stores hold that a request could change; equal snapshots mean nothing was written. */
   snapshot(): Promise<StoreSnapshot>;
@@ -75,11 +78,13 @@ export async function startFuzzHarness(name: string, options: FuzzHarnessOptions
   const subscriptions: RunningSubscription[] = consumers.map((c) => startConsumer(runtime, c));
   const app = await createIngestApp(runtime, { logger: false });
   const fastify = app.getHttpAdapter().getInstance();
+  const apiKey = await testApiKey(runtime.apiKeys);
 
   return {
     runtime,
     app,
-    inject: (o) => fastify.inject(o),
+    apiKey,
+    inject: withApiKey((o) => fastify.inject(o), apiKey),
     async snapshot() {
       // a 4xx read must not have recorded an access either: flush what is pending into the bus first
       await runtime.useCases.access.flush();

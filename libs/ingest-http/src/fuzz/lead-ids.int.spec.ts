@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEAD_ID_PATTERN } from '@twinstore/domain';
+import { bearer } from '../testing/api-keys';
 import { rawRequest } from '../testing/ingest-api.contract';
 import {
   expectProblemResponse,
@@ -235,8 +236,9 @@ describe('fuzz: invalid leadIds never reach a store', () => {
             method === 'PUT'
               ? await rawRequest(url, method, path, JSON.stringify({ markdown: '# x' }), {
                   'content-type': 'application/json',
+                  ...bearer(h.apiKey),
                 })
-              : await rawRequest(url, method, path);
+              : await rawRequest(url, method, path, undefined, bearer(h.apiKey));
           const what = () => `${method} ${path} -> ${res.status} ${res.body.slice(0, 300)}`;
           expect([400, 404, 405], what()).toContain(res.status);
           expect(String(res.headers['content-type']), what()).toMatch(/^application\/problem\+json/);

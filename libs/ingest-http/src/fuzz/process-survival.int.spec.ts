@@ -14,6 +14,7 @@ import {
   waitFor,
   WORKSPACE_ROOT,
 } from '@twinstore/testing';
+import { loadConfig, mintApiKey } from '@twinstore/platform';
 import { FUZZ_SEED } from './fuzz-harness';
 
 type Shape = 'flow-seq' | 'flow-map' | 'mixed' | 'block-seq';
@@ -107,12 +108,16 @@ describe('fuzz: processes survive deeply nested front matter', () => {
     let service: ServiceProcess;
     let baseUrl: string;
     let buildDir: string;
+    let apiKey: string;
 
     beforeAll(async () => {
       buildDir = buildAppsForTest('fuzz-survival');
       tmp = await makeTempDir('fuzz-survival');
       const port = await freePort();
       baseUrl = `http://127.0.0.1:${port}`;
+      apiKey = (
+        await mintApiKey(loadConfig({ TWINS_DATA_DIR: tmp.dir }), { name: 'fuzz', scopes: ['admin'] })
+      ).key;
       service = spawnService(buildDir, 'ingest-api', [], {
         TWINS_DATA_DIR: tmp.dir,
         TWINS_PORT: String(port),
@@ -135,7 +140,7 @@ describe('fuzz: processes survive deeply nested front matter', () => {
             for (const [shape, depth] of requests) {
               const res = await fetch(`${baseUrl}/v1/twins/deep-${shape}`, {
                 method: 'PUT',
-                headers: { 'content-type': 'text/markdown' },
+                headers: { 'content-type': 'text/markdown', authorization: `Bearer ${apiKey}` },
                 body: deepFrontMatter(shape, depth),
               }).catch((e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message);
               const what = `${shape} x${depth} in ${JSON.stringify(requests)} -> ${typeof res === 'string' ? res : res.status}\n${service.output().slice(-1500)}`;

@@ -38,7 +38,12 @@ export type HttpProblemCode =
   | 'HTTP.INVALID_PRECONDITION'
   | 'IDEMPOTENCY.INVALID_KEY'
   | 'IDEMPOTENCY.KEY_REUSED'
-  | 'IDEMPOTENCY.IN_FLIGHT';
+  | 'IDEMPOTENCY.IN_FLIGHT'
+  | 'AUTH.UNAUTHENTICATED'
+  | 'AUTH.FORBIDDEN'
+  | 'HTTP.RATE_LIMITED'
+  | 'HTTP.OVERLOADED'
+  | 'HTTP.BACKEND_BUSY';
 
 export type ProblemCode = DomainErrorCode | HttpProblemCode;
 
@@ -100,6 +105,15 @@ export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = {
     slug: 'idempotent-request-in-flight',
     title: 'A request with this Idempotency-Key is in progress',
   },
+  'AUTH.UNAUTHENTICATED': {
+    status: 401,
+    slug: 'unauthenticated',
+    title: 'Missing or invalid credentials',
+  },
+  'AUTH.FORBIDDEN': { status: 403, slug: 'forbidden', title: 'Insufficient scope' },
+  'HTTP.RATE_LIMITED': { status: 429, slug: 'rate-limited', title: 'Too many requests' },
+  'HTTP.OVERLOADED': { status: 503, slug: 'overloaded', title: 'Service overloaded' },
+  'HTTP.BACKEND_BUSY': { status: 503, slug: 'backend-busy', title: 'A backend is busy' },
 };
 
 /**

@@ -189,7 +189,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     { hash: string; claim: string | null; response?: StoredResponse; lockedUntil: number; expiresAt: number }
   >();
   private readonly ttlMs: number;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly now: () => number;
   private claims = 0;
 
@@ -224,6 +224,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     const row = this.records.get(JSON.stringify([scope, key]));
     if (!row || row.response || row.claim !== claim) return false;
     Object.assign(row, { claim: null, response: structuredClone(response) });
+    return true;
+  }
+
+  async renew(key: string, scope: string, claim: string): Promise<boolean> {
+    const now = this.now();
+    const row = this.records.get(JSON.stringify([scope, key]));
+    if (!row || row.response || row.claim !== claim || row.expiresAt <= now) return false;
+    row.lockedUntil = now + this.leaseMs;
     return true;
   }
 
@@ -266,6 +274,8 @@ export const unusedSubscriber: EventSubscriber = {
 
 export const unusedBusAdmin: EventBusAdmin = {
   stats: unused('bus admin'),
+  // the API samples the backlog for back-pressure; these doubles keep none
+  backlog: async () => 0,
   listDeadLetters: unused('bus admin'),
   redrive: unused('bus admin'),
   purgeDeadLetters: unused('bus admin'),

@@ -14,6 +14,8 @@ export interface IngestApiHarness {
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   /** Base URL of the same app listening on a real socket (for requests inject would normalise). */
   url: string;
+  /** An admin API key; `inject` sends it unless the request names a credential of its own. */
+  apiKey: string;
   /** Anything the stores hold; two equal snapshots mean nothing was written in between. */
   snapshot(): Promise<unknown>;
   /** Let the projections (catalog and pointer, search index) catch up with everything published. */
@@ -216,6 +218,7 @@ export function describeIngestApiContract(name: string, setup: () => Promise<Ing
           await expectNothingWritten(async () => {
             const res = await rawRequest(h.url, 'PUT', path, JSON.stringify({ markdown: '# x' }), {
               'content-type': 'application/json',
+              authorization: `Bearer ${h.apiKey}`,
             });
             expect(res.status).toBe(400);
             expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -660,6 +663,7 @@ export function describeIngestApiContract(name: string, setup: () => Promise<Ing
           ['/v1/twins/{leadId}/versions', ['get']],
           ['/v1/twins:batch', ['post']],
           ['/v1/search', ['get']],
+          ['/v1/rehydrations/{jobId}', ['get']],
           ['/healthz', ['get']],
           ['/readyz', ['get']],
           ['/metrics', ['get']],

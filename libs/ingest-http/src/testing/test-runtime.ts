@@ -3,6 +3,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import {
   AccessRecorder,
+  newApiKey,
   DeleteTwinUseCase,
   GetTwinMetadataUseCase,
   GetTwinUseCase,
@@ -23,6 +24,8 @@ import {
   unusedBusAdmin,
   unusedSubscriber,
 } from './in-memory-doubles';
+import { InMemoryApiKeyStore } from './in-memory-api-key-store';
+import { InMemoryAuditLog } from './in-memory-audit-log';
 
 export const TEST_CONFIG: TwinsConfig = {
   ...loadConfig({ TWINS_DATA_DIR: '/nonexistent/unused-by-unit-tests' }),
@@ -44,6 +47,10 @@ export interface TestRuntime {
   publisher: RecordingPublisher;
   search: RecordingSearchIndex;
   idempotency: InMemoryIdempotencyStore;
+  apiKeys: InMemoryApiKeyStore;
+  audit: InMemoryAuditLog;
+  /** An admin API key held by `apiKeys` (send it as `Authorization: Bearer`; see withApiKey). */
+  adminKey: string;
   /** Every log line written, as raw JSON text. */
   logs: string[];
   /** What the writer service would do: apply the published events to the catalog and the pointer blob. */
@@ -59,6 +66,10 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
   const publisher = new RecordingPublisher();
   const search = new RecordingSearchIndex();
   const idempotency = new InMemoryIdempotencyStore();
+  const apiKeys = new InMemoryApiKeyStore();
+  const audit = new InMemoryAuditLog();
+  const admin = newApiKey({ name: 'test admin', scopes: ['admin'], now: new Date() });
+  apiKeys.records.set(admin.record.keyId, admin.record);
   const logs: string[] = [];
   const logger = pino(
     { level: 'debug' },
@@ -82,6 +93,9 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
     publisher,
     search,
     idempotency,
+    apiKeys,
+    audit,
+    adminKey: admin.key,
     logs,
     async project() {
       while (projected < publisher.events.length) {
@@ -101,6 +115,8 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
     cache,
     activity: unusedActivityStore,
     idempotency,
+    apiKeys,
+    audit,
     publisher,
     subscriber: unusedSubscriber,
     busAdmin: unusedBusAdmin,
@@ -108,7 +124,7 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
       save: new SaveTwinUseCase(content, publisher, versions, clock, catalog),
       get: new GetTwinUseCase(cache, catalog, content, access),
       metadata: new GetTwinMetadataUseCase(catalog, content),
-      delete: new DeleteTwinUseCase(content, catalog, cache, publisher, versions, clock),
+      delete: new DeleteTwinUseCase(content, catalog, cache, publisher, versions, clock, audit),
       search: new SearchTwinsUseCase(search),
       access,
     },

@@ -63,6 +63,8 @@ export class BatchController {
       key: idempotencyKeyOf(req),
       onStoreError: (e: unknown) =>
         this.runtime.logger.error({ reqId: req.id, err: describeError(e) }, 'idempotency store failed'),
+      onClaimLost: () =>
+        this.runtime.logger.warn({ reqId: req.id }, 'idempotency claim lost: the answer is not remembered'),
     };
     return replyIdempotently(req, reply, idempotency, async () => {
       const results = await saveBatch(items, {

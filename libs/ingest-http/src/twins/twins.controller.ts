@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Put, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TwinColdError } from '@twinstore/application';
 import { parseLeadId, VERSION_PATTERN } from '@twinstore/domain';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { ApiJson, ApiProblems, LEAD_ID_PARAM, ref } from '../docs/openapi.schemas';
@@ -9,6 +10,13 @@ import { TWINS_RUNTIME } from '../ingest-api.tokens';
 import { describeError } from '../http/describe-error';
 import { asPreconditionProblem, idempotencyKeyOf, ifMatchOf, replyIdempotently } from './idempotency.http';
 import { documentFromRequest } from './twin-document';
+import {
+  REHYDRATION_JOB_SCHEMA,
+  REHYDRATION_RETRY_AFTER_S,
+  rehydrationJobBody,
+  rehydrationJobUrl,
+} from './rehydration.controller';
+import { principalOf } from '../http/auth';
 
 const MARKDOWN_RESPONSE_TYPE = 'text/markdown; charset=utf-8';
 export const IDEMPOTENCY_KEY_DOC =
@@ -77,6 +85,8 @@ export class TwinsController {
       key,
       onStoreError: (e: unknown) =>
         this.runtime.logger.error({ reqId: req.id, err: describeError(e) }, 'idempotency store failed'),
+      onClaimLost: () =>
+        this.runtime.logger.warn({ reqId: req.id }, 'idempotency claim lost: the answer is not remembered'),
     };
     return replyIdempotently(req, reply, idempotency, async () => {
       const result = await this.runtime.useCases.save
@@ -124,13 +134,36 @@ export class TwinsController {
     },
   })
   @ApiResponse({ status: 304, description: 'not modified (If-None-Match)' })
+  @ApiResponse({
+    status: 202,
+    description:
+      'the twin is in cold storage: a rehydration job was started (or already runs); poll `Location`, then read again',
+    content: { 'application/json': { schema: REHYDRATION_JOB_SCHEMA } },
+    headers: {
+      Location: { description: 'the job', schema: { type: 'string' } },
+      'Retry-After': { description: 'seconds before polling', schema: { type: 'integer' } },
+    },
+  })
   @ApiProblems(400, 404, 500)
   async get(@Param('leadId') rawLeadId: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const leadId = parseLeadId(rawLeadId);
     const query = (req.query ?? {}) as Record<string, unknown>;
-    const twin = await this.runtime.useCases.get.execute(leadId, {
-      minVersion: singleQueryValue(query.minVersion),
-    });
+    let twin;
+    try {
+      twin = await this.runtime.useCases.get.execute(leadId, {
+        minVersion: singleQueryValue(query.minVersion),
+      });
+    } catch (e) {
+      // A cold (archived) twin: 202 with its rehydration job (the same job for every reader of the version).
+      if (!(e instanceof TwinColdError) || !this.runtime.tiering) throw e;
+      const job = await this.runtime.tiering.rehydration.start(leadId);
+      return reply
+        .code(202)
+        .header('location', rehydrationJobUrl(job.jobId))
+        .header('retry-after', String(REHYDRATION_RETRY_AFTER_S))
+        .header('cache-control', 'no-store')
+        .send(rehydrationJobBody(job));
+    }
     const etag = etagOf(twin.version);
     reply
       .header('etag', etag)
@@ -177,8 +210,13 @@ export class TwinsController {
   @ApiParam(LEAD_ID_PARAM)
   @ApiJson(202, 'erased from the source of truth; projections follow', 'DeleteAccepted')
   @ApiProblems(400, 404, 500)
-  async delete(@Param('leadId') rawLeadId: string) {
-    const result = await this.runtime.useCases.delete.execute(parseLeadId(rawLeadId));
+  async delete(@Param('leadId') rawLeadId: string, @Req() req: FastifyRequest) {
+    const principal = principalOf(req);
+    const actor = principal && (principal.id.startsWith('oidc:') ? principal.id : `key:${principal.id}`);
+    const result = await this.runtime.useCases.delete.execute(parseLeadId(rawLeadId), {
+      actor,
+      requestId: req.id,
+    });
     return { leadId: result.leadId, version: result.version, status: result.status };
   }
 }
