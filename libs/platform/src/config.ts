@@ -79,6 +79,7 @@ const envSchema = z.object({
   TWINS_DOCS_ENABLED: bool.default(true),
   TWINS_METRICS_ENABLED: bool.default(true),
   TWINS_AUTH_CACHE_TTL_MS: int(0, 600_000).default(30_000),
+  TWINS_AUTH_FAILURES_PER_MIN: int(0, 1_000_000).default(60),
   TWINS_METRICS_AUTH: bool.default(false),
   TWINS_DOCS_AUTH: bool.default(false),
   TWINS_OIDC_ISSUER: z.url().optional(),
@@ -177,6 +178,8 @@ export type TwinsConfig = {
 export interface AuthSettings {
   /** How long a verified key (or token) is trusted without asking the store again; revocation lag. */
   cacheTtlMs: number;
+  /** Failed authentications allowed per client address per minute (0 = unlimited); beyond it, 429. */
+  failuresPerMinute: number;
   /** /metrics needs a valid credential (any scope). */
   metricsAuth: boolean;
   /** /docs needs a valid credential (any scope). */
@@ -335,6 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     metricsEnabled: e.TWINS_METRICS_ENABLED,
     auth: {
       cacheTtlMs: e.TWINS_AUTH_CACHE_TTL_MS,
+      failuresPerMinute: e.TWINS_AUTH_FAILURES_PER_MIN,
       metricsAuth: e.TWINS_METRICS_AUTH,
       docsAuth: e.TWINS_DOCS_AUTH,
       ...(e.TWINS_OIDC_ISSUER && e.TWINS_OIDC_AUDIENCE
@@ -457,6 +461,11 @@ export const CONFIG_DOC: [string, string, string][] = [
   ['TWINS_SHUTDOWN_DEADLINE_MS', '25000', 'on SIGTERM, how long in-flight work may take to finish'],
   ['TWINS_DOCS_ENABLED', 'true', 'serve OpenAPI at /docs'],
   ['TWINS_METRICS_ENABLED', 'true', 'serve Prometheus metrics at /metrics'],
+  [
+    'TWINS_AUTH_FAILURES_PER_MIN',
+    '60',
+    'failed authentications per client address per minute before 429 (0 = no limit)',
+  ],
   [
     'TWINS_AUTH_CACHE_TTL_MS',
     '30000',

@@ -8,6 +8,7 @@ import { looksLikeJwt, OidcVerifier } from './oidc-verifier';
 import type { Principal } from './principal';
 import { problem, ProblemCode, PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from './problem';
 import { pathOf } from './request-context';
+import { TokenBucketLimiter } from './rate-limit';
 
 export type { Principal } from './principal';
 
@@ -119,14 +120,40 @@ export function registerAuth(
     ? new OidcVerifier(auth.oidc, { cacheTtlMs: auth.cacheTtlMs, now: options.now })
     : null;
 
+  // Failed authentications per client address: key guessing is slowed before any store is asked. Charged only
+  // on failure, so a client with a valid key never spends from it; an address over the limit gets 429s.
+  const failures =
+    auth.failuresPerMinute > 0
+      ? new TokenBucketLimiter(
+          {
+            ratePerSecond: auth.failuresPerMinute / 60,
+            burst: Math.max(1, Math.ceil(auth.failuresPerMinute / 3)),
+            maxKeys: 100_000,
+          },
+          options.now,
+        )
+      : undefined;
+  const failed = (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
+    const decision = failures?.take(`ip:${request.ip}`);
+    if (!decision || decision.allowed) return undefined;
+    return tooManyFailures(reply, request, decision.retryAfterSeconds);
+  };
+
   fastify.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions?.url;
     if (route === undefined) return; // unmatched: the 404 / 405 handler answers
     const requirement = requirementOf(request.method, route, auth);
     // open routes ignore credentials altogether: a health probe never fails over a stale header
     if (requirement === 'open') return;
+    const blocked = failures?.peek(`ip:${request.ip}`);
+    if (blocked && !blocked.allowed) return tooManyFailures(reply, request, blocked.retryAfterSeconds);
     const credential = credentialOf(request);
-    if (!credential) return deny(reply, request, 'AUTH.UNAUTHENTICATED', 'send an API key or bearer token');
+    if (!credential) {
+      return (
+        failed(request, reply) ??
+        deny(reply, request, 'AUTH.UNAUTHENTICATED', 'send an API key or bearer token')
+      );
+    }
 
     let verdict: { ok: true; principal: Principal } | { ok: false; reason: string; keyId?: string };
     try {
@@ -144,6 +171,8 @@ export function registerAuth(
     }
     if (!verdict.ok) {
       log.debug({ reqId: request.id, reason: verdict.reason, keyId: verdict.keyId }, 'authentication failed');
+      const limited = failed(request, reply);
+      if (limited) return limited;
       reply.header('www-authenticate', `${REALM}, error="invalid_token"`);
       return deny(reply, request, 'AUTH.UNAUTHENTICATED', 'the API key or token is not valid');
     }
@@ -155,6 +184,16 @@ export function registerAuth(
     }
     principals.set(request.raw, principal);
   });
+}
+
+function tooManyFailures(reply: FastifyReply, request: FastifyRequest, retryAfter: number): FastifyReply {
+  reply.header('retry-after', String(retryAfter));
+  return deny(
+    reply,
+    request,
+    'HTTP.RATE_LIMITED',
+    `too many failed authentications from this address; retry after ${retryAfter} s`,
+  );
 }
 
 function deny(reply: FastifyReply, request: FastifyRequest, code: ProblemCode, detail: string): FastifyReply {

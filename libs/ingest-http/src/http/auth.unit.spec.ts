@@ -312,3 +312,34 @@ describe('principalOf and credentialOf', () => {
     expect(credentialOf(req({}))).toBeUndefined();
   });
 });
+
+describe('failed authentications per client address', () => {
+  const apps: NestFastifyApplication[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+
+  it('answers 429 with Retry-After once an address has failed too often; a good key is not charged', async () => {
+    const t = createTestRuntime({ auth: { ...TEST_CONFIG.auth, failuresPerMinute: 30 } });
+    const app = await createIngestApp(t.runtime, { logger: false });
+    apps.push(app);
+    const inject = (o: InjectOptions) => app.getHttpAdapter().getInstance().inject(o);
+    const good = (await issueApiKey(t.apiKeys, { name: 'ok', scopes: ['admin'] })).key;
+    // a valid key, many times: never charged
+    for (let i = 0; i < 40; i++) expect((await inject(withKey(twin(), good))).statusCode).toBe(202);
+    // burst of 10 (30 per minute / 3) failures answered 401, the next one 429
+    const wrong = `${good.slice(0, -4)}AAAA`;
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await inject(withKey(twin(), wrong))).statusCode);
+    expect(codes.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(codes.slice(10)).toEqual([429, 429]);
+    const limited = await inject(withKey(twin(), wrong));
+    expectProblem(limited, 429, 'HTTP.RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // the address is blocked for every credential until it earns a token back (2 s at 30 per minute)
+    expect((await inject(withKey(twin(), good))).statusCode).toBe(429);
+    expect((await inject({ ...twin(), headers: { 'content-type': 'application/json' } })).statusCode).toBe(
+      429,
+    );
+  });
+});

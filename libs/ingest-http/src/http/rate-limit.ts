@@ -87,6 +87,28 @@ export class TokenBucketLimiter {
     };
   }
 
+  /** Whether `key` has a whole token now, without taking one (for limits charged only on failure). */
+  peek(key: string): RateDecision {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return { allowed: true, limit: this.burst, remaining: this.burst, resetSeconds: 0 };
+    this.refill(bucket, this.now());
+    if (bucket.tokens >= 1) {
+      return {
+        allowed: true,
+        limit: this.burst,
+        remaining: Math.floor(bucket.tokens),
+        resetSeconds: this.secondsUntil(this.burst - bucket.tokens),
+      };
+    }
+    return {
+      allowed: false,
+      limit: this.burst,
+      remaining: 0,
+      resetSeconds: this.secondsUntil(this.burst - bucket.tokens),
+      retryAfterSeconds: Math.max(1, this.secondsUntil(1 - bucket.tokens)),
+    };
+  }
+
   private refill(bucket: Bucket, now: number): void {
     const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
     bucket.tokens = Math.min(this.burst, bucket.tokens + elapsed * this.rate);
