@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
-import { describeContentStoreContract } from '@twinstore/testing';
+import { describeContentStoreContract, describeLeaseLockContract } from '@twinstore/testing';
+import { BlobLeaseLock } from './blob-lease-lock';
 import { createAzureBlobContentStore } from './azure-blob-content-store.adapter';
 
 /**
@@ -24,6 +25,21 @@ describe.skipIf(!connectionString)(
         subject: store,
         cleanup: async () => {
           await store.close();
+          await store.container.deleteIfExists();
+        },
+      };
+    });
+    // the tiering sweep's lease: two clients of one container, as two replicas would be
+    describeLeaseLockContract('BlobLeaseLock (live, two clients)', async () => {
+      const container = `twins-live-${randomBytes(6).toString('hex')}`;
+      const store = createAzureBlobContentStore({ connectionString: connectionString!, container });
+      const other = createAzureBlobContentStore({ connectionString: connectionString!, container });
+      await store.ensureContainer();
+      return {
+        subject: { a: new BlobLeaseLock(store.container), b: new BlobLeaseLock(other.container) },
+        cleanup: async () => {
+          await store.close();
+          await other.close();
           await store.container.deleteIfExists();
         },
       };
