@@ -2,13 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config';
 
 describe('configuration: authentication settings', () => {
-  it('defaults: 30 s key cache, /metrics and /docs open, no OIDC', () => {
-    expect(loadConfig({}).auth).toEqual({ cacheTtlMs: 30_000, metricsAuth: false, docsAuth: false });
+  it('defaults: 30 s key cache, 60 failed authentications a minute per address, /metrics and /docs open, no OIDC', () => {
+    expect(loadConfig({}).auth).toEqual({
+      cacheTtlMs: 30_000,
+      failuresPerMinute: 60,
+      metricsAuth: false,
+      docsAuth: false,
+    });
   });
 
   it('reads every auth setting', () => {
     const c = loadConfig({
       TWINS_AUTH_CACHE_TTL_MS: '0',
+      TWINS_AUTH_FAILURES_PER_MIN: '0',
       TWINS_METRICS_AUTH: 'true',
       TWINS_DOCS_AUTH: 'yes',
       TWINS_OIDC_ISSUER: 'https://login.microsoftonline.com/tenant/v2.0',
@@ -18,6 +24,7 @@ describe('configuration: authentication settings', () => {
     });
     expect(c.auth).toEqual({
       cacheTtlMs: 0,
+      failuresPerMinute: 0,
       metricsAuth: true,
       docsAuth: true,
       oidc: {
