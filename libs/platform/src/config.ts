@@ -471,7 +471,7 @@ export const CONFIG_DOC: [string, string, string][] = [
     '30000',
     'trust a verified API key this long; a revocation takes effect within it',
   ],
-  ['TWINS_METRICS_AUTH', 'false', '/metrics needs an API key or token (any scope)'],
+  ['TWINS_METRICS_AUTH', 'false', '/metrics needs an API key or token (any scope); workers: an API key'],
   ['TWINS_DOCS_AUTH', 'false', '/docs needs an API key or token (any scope)'],
   ['TWINS_OIDC_ISSUER', '(unset)', 'accept OIDC / Entra ID bearer tokens from this issuer (`iss`)'],
   ['TWINS_OIDC_AUDIENCE', '(unset)', 'the `aud` those tokens must carry (required with the issuer)'],

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { Controller, Get, HttpCode, Inject, Module, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Module, Req, Res } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ConsumerName, RunningSubscription } from '@twinstore/application';
-import type { FastifyReply } from 'fastify';
+import { ApiKeyVerifier, ConsumerName, RunningSubscription } from '@twinstore/application';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { loadConfigOrExit } from './config';
 import { startConsumer } from './consumers';
 import { onShutdownSignal } from './process';
@@ -13,11 +13,15 @@ import { startReconcileSchedule } from './reconcile-scheduler';
 import { startTieringSweeps } from './tiering-scheduler';
 
 export const RUNTIME = Symbol('TwinsRuntime');
+const METRICS_KEYS = Symbol('MetricsKeys');
 
 /** Management endpoints of a worker: liveness (process only), readiness (dependencies), Prometheus metrics. */
 @Controller()
 class ManagementController {
-  constructor(@Inject(RUNTIME) private readonly runtime: TwinsRuntime) {}
+  constructor(
+    @Inject(RUNTIME) private readonly runtime: TwinsRuntime,
+    @Inject(METRICS_KEYS) private readonly keys: ApiKeyVerifier | null,
+  ) {}
 
   @Get('healthz')
   @HttpCode(200)
@@ -33,7 +37,16 @@ class ManagementController {
   }
 
   @Get('metrics')
-  async metrics(@Res() reply: FastifyReply) {
+  async metrics(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    // TWINS_METRICS_AUTH: the scrape needs a valid API key (any scope), as on the ingest API
+    if (this.keys && !(await this.keys.verify(apiKeyOf(req) ?? '')).ok) {
+      await reply
+        .status(401)
+        .header('www-authenticate', 'Bearer realm="twinstore"')
+        .type('application/problem+json')
+        .send({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'send an API key' });
+      return;
+    }
     await reply
       .header('content-type', this.runtime.metrics.contentType)
       .send(await this.runtime.metrics.metrics());
@@ -56,7 +69,16 @@ export const MANAGEMENT_PORTS: Record<ConsumerName, number> = {
 
 /** Starts one consumer as a NestJS application with its management HTTP port. */
 export async function startWorker(runtime: TwinsRuntime, name: ConsumerName): Promise<WorkerHandle> {
-  @Module({ controllers: [ManagementController], providers: [{ provide: RUNTIME, useValue: runtime }] })
+  const keys = runtime.config.auth.metricsAuth
+    ? new ApiKeyVerifier(runtime.apiKeys, { cacheTtlMs: runtime.config.auth.cacheTtlMs })
+    : null;
+  @Module({
+    controllers: [ManagementController],
+    providers: [
+      { provide: RUNTIME, useValue: runtime },
+      { provide: METRICS_KEYS, useValue: keys },
+    ],
+  })
   class WorkerModule {}
 
   const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter(), {
@@ -87,4 +109,12 @@ export async function runWorkerMain(name: ConsumerName): Promise<void> {
     await worker.close();
     await runtime.close();
   });
+}
+
+/** The API key of a request: `Authorization: Bearer <key>` or `X-Api-Key`. */
+function apiKeyOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^Bearer /i.test(auth)) return auth.slice(7).trim();
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' ? header : undefined;
 }

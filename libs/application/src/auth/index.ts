@@ -1,1 +1,3 @@
 export * from './api-key';
+export * from './api-key-verifier';
+export * from './principal';

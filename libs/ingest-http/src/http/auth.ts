@@ -1,16 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiScope, hasScope } from '@twinstore/application';
+import { ApiKeyVerifier, ApiScope, hasScope, type Principal } from '@twinstore/application';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { describeError } from './describe-error';
-import { ApiKeyVerifier } from './api-key-verifier';
 import { looksLikeJwt, OidcVerifier } from './oidc-verifier';
-import type { Principal } from './principal';
 import { problem, ProblemCode, PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from './problem';
 import { pathOf } from './request-context';
 import { TokenBucketLimiter } from './rate-limit';
 
-export type { Principal } from './principal';
+export type { Principal } from '@twinstore/application';
 
 /**
  * What a route needs: nothing (`open`), any valid credential (`authenticated`), or a scope. `admin` holds

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, JWTPayload, jwtVerify } from 'jose';
 import { API_SCOPES } from '@twinstore/application';
-import type { Principal } from './principal';
+import type { Principal } from '@twinstore/application';
 
 export interface OidcSettings {
   issuer: string;

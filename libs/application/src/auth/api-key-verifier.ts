@@ -1,4 +1,5 @@
-import { ApiKeyRecord, ApiKeyStore, apiKeySecretMatches, parseApiKey } from '@twinstore/application';
+import { ApiKeyRecord, ApiKeyStore } from '../ports';
+import { apiKeySecretMatches, parseApiKey } from './api-key';
 import type { Principal } from './principal';
 
 /** Keys (known or not) remembered at most; the oldest entry goes first, so guessed ids cannot grow memory. */
