@@ -29,9 +29,9 @@ export function breakEvenThresholds(input: BreakEvenInput): { warmAfterDays: num
   const t = productThresholds(costs);
   const clamp = (d: number) => (Number.isFinite(d) ? Math.min(Math.max(1, d), NEVER_DAYS) : NEVER_DAYS);
   const warmAfterDays = clamp(t.warmAfterDays);
-  const coldAfterDays = Math.max(
-    clamp(t.coldAfterDays),
-    Math.min(warmAfterDays + t.minStayDays[1], NEVER_DAYS),
-  );
-  return { warmAfterDays, coldAfterDays: Math.max(coldAfterDays, warmAfterDays + 1) };
+  // a twin stays warm at least the Cool minimum stay before it goes cold
+  return {
+    warmAfterDays,
+    coldAfterDays: Math.max(clamp(t.coldAfterDays), warmAfterDays + Math.max(1, t.minStayDays[1])),
+  };
 }

@@ -2,7 +2,12 @@ import 'reflect-metadata';
 import { Controller, Get, HttpCode, Inject, Module, Req, Res } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiKeyVerifier, ConsumerName, RunningSubscription } from '@twinstore/application';
+import {
+  ApiKeyVerifier,
+  ConsumerName,
+  credentialFromHeaders,
+  RunningSubscription,
+} from '@twinstore/application';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { loadConfigOrExit } from './config';
 import { startConsumer } from './consumers';
@@ -39,7 +44,7 @@ class ManagementController {
   @Get('metrics')
   async metrics(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     // TWINS_METRICS_AUTH: the scrape needs a valid API key (any scope), as on the ingest API
-    if (this.keys && !(await this.keys.verify(apiKeyOf(req) ?? '')).ok) {
+    if (this.keys && !(await this.keys.verify(credentialFromHeaders(req.headers) ?? '')).ok) {
       await reply
         .status(401)
         .header('www-authenticate', 'Bearer realm="twinstore"')
@@ -109,12 +114,4 @@ export async function runWorkerMain(name: ConsumerName): Promise<void> {
     await worker.close();
     await runtime.close();
   });
-}
-
-/** The API key of a request: `Authorization: Bearer <key>` or `X-Api-Key`. */
-function apiKeyOf(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (typeof auth === 'string' && /^Bearer /i.test(auth)) return auth.slice(7).trim();
-  const header = req.headers['x-api-key'];
-  return typeof header === 'string' ? header : undefined;
 }

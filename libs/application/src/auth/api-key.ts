@@ -62,3 +62,20 @@ export async function issueApiKey(
   await store.create(issued.record);
   return issued;
 }
+
+/**
+ * The credential a request carries: `Authorization: Bearer <credential>` or `X-Api-Key: <credential>`.
+ * `''` for an Authorization header that is not a well-formed bearer (refused as malformed), undefined for none.
+ */
+export function credentialFromHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): string | undefined {
+  const authorization = headers['authorization'];
+  if (typeof authorization === 'string') {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    return match ? match[1] : '';
+  }
+  const header = headers['x-api-key'];
+  const key = Array.isArray(header) ? header[0] : header;
+  return typeof key === 'string' ? key.trim() : undefined;
+}

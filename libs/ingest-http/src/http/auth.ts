@@ -1,6 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiKeyVerifier, ApiScope, hasScope, type Principal } from '@twinstore/application';
+import {
+  ApiKeyVerifier,
+  ApiScope,
+  credentialFromHeaders,
+  hasScope,
+  type Principal,
+} from '@twinstore/application';
 import type { TwinsRuntime } from '@twinstore/platform';
 import { describeError } from './describe-error';
 import { looksLikeJwt, OidcVerifier } from './oidc-verifier';
@@ -78,14 +84,7 @@ export function principalOf(
 
 /** The presented credential: `Authorization: Bearer <key or token>`, else `X-Api-Key: <key>`. */
 export function credentialOf(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    return match ? match[1] : '';
-  }
-  const header = request.headers['x-api-key'];
-  const key = Array.isArray(header) ? header[0] : header;
-  return typeof key === 'string' ? key.trim() : undefined;
+  return credentialFromHeaders(request.headers);
 }
 
 const REALM = 'Bearer realm="twinstore"';
