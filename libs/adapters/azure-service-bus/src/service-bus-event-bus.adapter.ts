@@ -3,11 +3,14 @@ import {
   ServiceBusClient,
   ServiceBusClientOptions,
   ServiceBusMessage,
+  ServiceBusMessageBatch,
   ServiceBusReceivedMessage,
   ServiceBusSender,
 } from '@azure/service-bus';
 import type { TokenCredential } from '@azure/core-auth';
 import {
+  BatchEventHandler,
+  BatchSubscribeOptions,
   BillingMeter,
   DeadLetteredMessage,
   EventBusAdmin,
@@ -27,6 +30,8 @@ import {
   DEFAULT_CLOSE_DEADLINE_MS,
   deliveryNumber,
   EventBusLogger,
+  MAX_UNSETTLED,
+  RunnerMode,
   ServiceBusSubscriptionRunner,
   silentLogger,
 } from './service-bus-subscription.runner';
@@ -82,6 +87,8 @@ interface Settings {
 }
 
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** Service Bus caps a batch at 256 KB on Standard and 1 MB on Premium, whatever larger messages a link allows. */
+const MAX_BATCH_BYTES = 1024 * 1024;
 /** How long a receive from a dead-letter queue waits for messages a peek has just seen. */
 const RECEIVE_WAIT_MS = 5_000;
 
@@ -92,6 +99,8 @@ const RECEIVE_WAIT_MS = 5_000;
 export class ServiceBusEventBus implements EventPublisher, EventSubscriber, EventBusAdmin {
   private readonly runners = new Set<ServiceBusSubscriptionRunner>();
   private sender: ServiceBusSender | undefined;
+  /** Set when the link allows messages larger than a batch may be: batches are then created this large. */
+  private batchBytes: number | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -120,37 +129,33 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
   }
 
   subscribe(subscription: string, handler: EventHandler, options: SubscribeOptions): RunningSubscription {
-    this.assertOpen();
-    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-      throw new Error(`concurrency must be a positive integer, got ${options.concurrency}`);
+    return this.run(subscription, { kind: 'stream', handler }, options);
+  }
+
+  /**
+   * Batches come from `receiveMessages(maxBatchSize)` in peek-lock: a partial batch is handed over after at
+   * most `maxBatchWaitMs` (plus a round trip). Without sessions Service Bus keeps no order, so neither the
+   * messages of a batch nor the batches follow publish order.
+   */
+  subscribeBatch(
+    subscription: string,
+    handler: BatchEventHandler,
+    options: BatchSubscribeOptions,
+  ): RunningSubscription {
+    assertPositiveInteger('maxBatchSize', options.maxBatchSize);
+    if (!(options.maxBatchWaitMs >= 0)) {
+      throw new Error(`maxBatchWaitMs must be 0 or more, got ${options.maxBatchWaitMs}`);
     }
-    const configured = this.settings.subscriptions[subscription];
-    if (!configured) throw new Error(`subscription ${subscription} is not registered on this bus`);
-    const wanted = [...new Set(options.types)].sort();
-    const registered = [...new Set(configured)].sort();
-    if (wanted.join(',') !== registered.join(',')) {
-      // The rules route what the bus was opened with: a different list would silently lose messages.
-      throw new Error(
-        `subscription ${subscription} receives [${registered.join(', ')}], subscriber asked for [${wanted.join(', ')}]`,
-      );
-    }
-    const runner = new ServiceBusSubscriptionRunner({
-      client: this.client,
-      topic: this.settings.topic,
+    return this.run(
       subscription,
-      handler,
-      concurrency: options.concurrency,
-      types: new Set(wanted),
-      maxDeliveryCount: this.settings.maxDeliveryCount,
-      retryBackoff: this.settings.retryBackoff,
-      maxLockRenewalMs: this.settings.maxLockRenewalMs,
-      busyBackoffMs: this.settings.busyBackoffMs,
-      logger: this.settings.logger,
-      meter: this.settings.meter,
-      onClosed: (r) => this.runners.delete(r),
-    });
-    this.runners.add(runner);
-    return runner;
+      {
+        kind: 'batch',
+        handler,
+        maxBatchSize: Math.min(options.maxBatchSize, MAX_UNSETTLED),
+        maxBatchWaitMs: options.maxBatchWaitMs,
+      },
+      options,
+    );
   }
 
   stats(): Promise<SubscriptionStats[]> {
@@ -257,31 +262,80 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
     return this.closing;
   }
 
+  /**
+   * One `sendMessages` per batch: messages go into a batch until `tryAddMessage` refuses, then it is sent and a
+   * new one started. A batch is as large as the link allows, capped at what Service Bus accepts in a batch; a
+   * message larger than that cap (Premium large messages) goes alone.
+   */
   private async sendAll(messages: ServiceBusMessage[]): Promise<void> {
     if (messages.length === 0) return;
     this.sender ??= this.client.createSender(this.settings.topic);
     const sender = this.sender;
-    let batch = await sender.createMessageBatch();
+    let batch = await this.newBatch(sender);
     for (const message of messages) {
       if (batch.tryAddMessage(message)) continue;
-      if (batch.count === 0) {
-        throw new Error(
-          `message ${String(message.messageId)} is larger than the link allows (${batch.maxSizeInBytes} bytes)`,
-        );
+      if (batch.count > 0) {
+        await this.sendBatch(sender, batch);
+        batch = await this.newBatch(sender);
+        if (batch.tryAddMessage(message)) continue;
       }
-      this.settings.meter?.record('serviceBus', 'send', 'none', batch.count);
-      await sender.sendMessages(batch);
-      batch = await sender.createMessageBatch();
-      if (!batch.tryAddMessage(message)) {
-        throw new Error(
-          `message ${String(message.messageId)} is larger than the link allows (${batch.maxSizeInBytes} bytes)`,
-        );
+      if (this.batchBytes !== undefined) {
+        this.settings.meter?.record('serviceBus', 'send', 'none');
+        // Larger than any batch may be: the link still takes it alone if it allows messages this large.
+        await sender.sendMessages(message);
+        continue;
       }
+      throw new Error(
+        `message ${String(message.messageId)} is larger than the link allows (${batch.maxSizeInBytes} bytes)`,
+      );
     }
-    if (batch.count > 0) {
-      this.settings.meter?.record('serviceBus', 'send', 'none', batch.count);
-      await sender.sendMessages(batch);
+    if (batch.count > 0) await this.sendBatch(sender, batch);
+  }
+
+  private async sendBatch(sender: ServiceBusSender, batch: ServiceBusMessageBatch): Promise<void> {
+    this.settings.meter?.record('serviceBus', 'send', 'none', batch.count);
+    await sender.sendMessages(batch);
+  }
+
+  /** The first batch learns the link's limit; when it exceeds MAX_BATCH_BYTES, later batches are capped. */
+  private async newBatch(sender: ServiceBusSender): Promise<ServiceBusMessageBatch> {
+    if (this.batchBytes !== undefined) return sender.createMessageBatch({ maxSizeInBytes: this.batchBytes });
+    const batch = await sender.createMessageBatch();
+    if (batch.maxSizeInBytes <= MAX_BATCH_BYTES) return batch;
+    this.batchBytes = MAX_BATCH_BYTES;
+    return sender.createMessageBatch({ maxSizeInBytes: MAX_BATCH_BYTES });
+  }
+
+  private run(subscription: string, mode: RunnerMode, options: SubscribeOptions): RunningSubscription {
+    this.assertOpen();
+    assertPositiveInteger('concurrency', options.concurrency);
+    const configured = this.settings.subscriptions[subscription];
+    if (!configured) throw new Error(`subscription ${subscription} is not registered on this bus`);
+    const wanted = [...new Set(options.types)].sort();
+    const registered = [...new Set(configured)].sort();
+    if (wanted.join(',') !== registered.join(',')) {
+      // The rules route what the bus was opened with: a different list would silently lose messages.
+      throw new Error(
+        `subscription ${subscription} receives [${registered.join(', ')}], subscriber asked for [${wanted.join(', ')}]`,
+      );
     }
+    const runner = new ServiceBusSubscriptionRunner({
+      client: this.client,
+      topic: this.settings.topic,
+      subscription,
+      mode,
+      concurrency: options.concurrency,
+      types: new Set(wanted),
+      maxDeliveryCount: this.settings.maxDeliveryCount,
+      retryBackoff: this.settings.retryBackoff,
+      maxLockRenewalMs: this.settings.maxLockRenewalMs,
+      busyBackoffMs: this.settings.busyBackoffMs,
+      logger: this.settings.logger,
+      meter: this.settings.meter,
+      onClosed: (r) => this.runners.delete(r),
+    });
+    this.runners.add(runner);
+    return runner;
   }
 
   private assertOpen(): void {
@@ -293,6 +347,11 @@ export class ServiceBusEventBus implements EventPublisher, EventSubscriber, Even
     await this.sender?.close();
     await this.client.close();
   }
+}
+
+function assertPositiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${value}`);
 }
 
 function toDeadLetter(subscription: string, m: ServiceBusReceivedMessage): DeadLetteredMessage {

@@ -156,6 +156,65 @@ describe('ServiceBusEventBus (Service Bus specifics)', () => {
     expect((await counts(topic)).active).toBe(60);
   });
 
+  it('caps a batch at 1 MB where the link allows larger messages (Premium), sending a larger one alone', async () => {
+    const premium = await startServiceBusTestBroker({
+      topics: { [`premium-${++topics}`]: ['all'] },
+      maxMessageSizeBytes: 4 * 1024 * 1024,
+    });
+    try {
+      const [topic] = premium.broker.stats().map((s) => s.topic);
+      const bus = await createServiceBusEventBus({
+        connectionString: premium.connectionString,
+        topic,
+        subscriptions: { all: ALL },
+        ...FAST,
+      });
+      opened.push(bus);
+      const events = Array.from({ length: 12 }, () =>
+        sampleBusEvent('twin.saved.v1', '# big\n\n' + 'y'.repeat(300_000)),
+      );
+      const huge = sampleBusEvent('twin.saved.v1', '# huge\n\n' + 'z'.repeat(1_500_000));
+      await bus.publish([...events, huge]);
+
+      // 12 x ~300 KB make at least 4 batches under 1 MB (3 per batch at most), and the huge one goes alone.
+      expect(premium.broker.counters.transfers).toBeGreaterThanOrEqual(5);
+      expect(premium.broker.counters.received).toBe(13);
+      expect(premium.broker.subscriptionCounts(topic, 'all').active).toBe(13);
+    } finally {
+      await Promise.all(opened.splice(0).map((b) => b.close()));
+      await premium.stop();
+    }
+  });
+
+  it('hands a batch its messages with a body that does not decode kept out and retried alone', async () => {
+    const topic = newTopic([{ name: 'all', maxDeliveryCount: 3 }]);
+    const bus = await open(topic, { maxDeliveryCount: 3 });
+    const good = [sampleBusEvent('twin.saved.v1'), sampleBusEvent('twin.accessed.v1')];
+    const bad = { ...toServiceBusMessage(sampleBusEvent('twin.saved.v1')), body: Buffer.from('not json') };
+    await bus.publish([good[0]]);
+    await bus.publishRaw(bad);
+    await bus.publish([good[1]]);
+    const handled: string[] = [];
+    const r = bus.subscribeBatch(
+      'all',
+      async (deliveries) => {
+        handled.push(...deliveries.map((d) => d.event.id));
+        return deliveries.map(() => done());
+      },
+      { concurrency: 1, types: ALL, maxBatchSize: 10, maxBatchWaitMs: 100 },
+    );
+    running.push(r);
+    await pollUntil(async () => {
+      const c = await counts(topic);
+      return c.active === 0 && c.deadLettered === 1;
+    }, 'the dead letter');
+
+    expect(handled.sort()).toEqual(good.map((e) => e.id).sort());
+    const [letter] = await bus.listDeadLetters('all');
+    expect(letter).toMatchObject({ messageId: bad.messageId, reason: MAX_DELIVERY_COUNT_EXCEEDED });
+    expect(letter.description).toBe(`${SCHEMA_VALIDATION_FAILED}: (not JSON)`);
+  });
+
   it('lets Service Bus drop a republished event (same id) within the duplicate-detection window', async () => {
     const topic = newTopic();
     const bus = await open(topic);

@@ -5,7 +5,14 @@ import {
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
 } from '@azure/service-bus';
-import { BillingMeter, EventHandler, HandlerOutcome, RunningSubscription } from '@twinstore/application';
+import {
+  BatchEventHandler,
+  BillingMeter,
+  Delivery,
+  EventHandler,
+  HandlerOutcome,
+  RunningSubscription,
+} from '@twinstore/application';
 import { TwinEvent } from '@twinstore/contracts';
 import { BUS_PROPERTY, CE_PROPERTY, fromServiceBusMessage } from './cloud-event-message.mapping';
 import {
@@ -31,11 +38,20 @@ export interface BackoffRange {
   maxMs: number;
 }
 
+/**
+ * `stream`: the SDK's streaming receiver, one message per handler call. `batch`: `receiveMessages(max)` in a
+ * loop, up to `maxBatchSize` messages per handler call.
+ */
+export type RunnerMode =
+  | { kind: 'stream'; handler: EventHandler }
+  | { kind: 'batch'; handler: BatchEventHandler; maxBatchSize: number; maxBatchWaitMs: number };
+
 export interface SubscriptionRunnerOptions {
   client: ServiceBusClient;
   topic: string;
   subscription: string;
-  handler: EventHandler;
+  mode: RunnerMode;
+  /** Most handler calls (messages, or batches) in flight at once. */
   concurrency: number;
   types: ReadonlySet<string>;
   /** Must equal the subscription's: the delivery that reaches it is dead-lettered here, keeping the reason. */
@@ -58,6 +74,18 @@ export const HANDLER_DEAD_LETTERED = 'DeadLetteredByHandler';
 /** An error code after which receiving is pointless: the subscription stops and says so. */
 const FATAL_CODES = new Set(['MessagingEntityNotFound', 'UnauthorizedAccess']);
 
+const INVALID_HANDLER_OUTCOME = 'InvalidHandlerOutcome';
+/**
+ * An idle batch receiver asks for one message with this long a wait, then for the rest of the batch with
+ * `maxBatchWaitMs`: an empty subscription costs one receive per wait instead of one per `maxBatchWaitMs`, and a
+ * message arriving after a quiet spell does not sit out the SDK's fixed 1 s wait after the first message.
+ */
+const IDLE_RECEIVE_WAIT_MS = 5_000;
+/** Unsettled messages one receiver link holds at most (rhea's session buffer; the SDK caps a receive at this). */
+export const MAX_UNSETTLED = 2047;
+/** Pause after a receive error other than `ServiceBusy` (the SDK has retried already). */
+const RECEIVE_ERROR_PAUSE_MS = 1_000;
+
 interface InFlight {
   message: ServiceBusReceivedMessage;
   /** Given back at the close deadline: the handler's late outcome must not be settled. */
@@ -65,16 +93,28 @@ interface InFlight {
 }
 
 /**
- * One subscription in this process: the SDK's streaming receiver in peek-lock mode with `concurrency`
- * concurrent calls and lock renewal; every message is settled explicitly from the handler's outcome.
+ * One subscription in this process, in peek-lock with lock renewal by the SDK (for streamed and for
+ * batch-received messages alike): either the SDK's streaming receiver with `concurrency` concurrent calls, or a
+ * receive loop handing batches of `receiveMessages(maxBatchSize)` to at most `concurrency` handler calls. Every
+ * message is settled explicitly from its own outcome. Service Bus keeps no order without sessions: a batch
+ * holds messages in the order received, which need not be the order published.
  */
 export class ServiceBusSubscriptionRunner implements RunningSubscription {
   private readonly receiver: ServiceBusReceiver;
-  private readonly sdkSubscription: { close(): Promise<void> };
+  private readonly sdkSubscription: { close(): Promise<void> } | undefined;
+  private readonly receiving: Promise<void> | undefined;
+  /**
+   * Aborts the receive in progress on close. One controller per receive: the SDK leaves its listener on the
+   * signal it was given, so a signal shared by every receive would collect one listener per call.
+   */
+  private currentReceive: AbortController | undefined;
   private readonly inFlight = new Set<InFlight>();
   private readonly gate = new SettlementGate();
   private idleWaiters: Array<() => void> = [];
   private backoffWakers = new Set<() => void>();
+  private roomWaiter: (() => void) | undefined;
+  /** Batch handler calls running. */
+  private running = 0;
   private stopping = false;
   private closing: Promise<void> | undefined;
   /** Set when a fatal error stopped the subscription. */
@@ -87,13 +127,18 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
       // The body is the event data as sent; the adapter parses (and validates) it itself.
       skipParsingBodyAsJson: true,
     });
-    this.sdkSubscription = this.receiver.subscribe(
-      {
-        processMessage: (message) => this.process(message),
-        processError: (args) => this.onError(args),
-      },
-      { maxConcurrentCalls: o.concurrency, autoCompleteMessages: false },
-    );
+    const mode = o.mode;
+    if (mode.kind === 'stream') {
+      this.sdkSubscription = this.receiver.subscribe(
+        {
+          processMessage: (message) => this.process(message, mode.handler),
+          processError: (args) => this.onError(args),
+        },
+        { maxConcurrentCalls: o.concurrency, autoCompleteMessages: false },
+      );
+    } else {
+      this.receiving = this.receiveLoop(mode.handler, mode.maxBatchSize, mode.maxBatchWaitMs);
+    }
   }
 
   get subscription(): string {
@@ -106,30 +151,164 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
     return this.closing;
   }
 
-  private async process(message: ServiceBusReceivedMessage): Promise<void> {
+  private async process(message: ServiceBusReceivedMessage, handler: EventHandler): Promise<void> {
     const entry: InFlight = { message, released: false };
     this.o.meter?.record('serviceBus', 'receive', 'none');
     this.inFlight.add(entry);
     try {
-      await this.settle(entry, await this.decide(message));
+      await this.settle(entry, await this.decide(message, handler));
     } finally {
-      this.inFlight.delete(entry);
-      if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.forget([entry]);
     }
   }
 
+  /**
+   * Receives while a handler slot is free and the messages held (in handlers or waiting for their settlement)
+   * stay within two rounds of batches, so a failing downstream cannot pile up locks, and within what one
+   * receiver link can hold unsettled.
+   */
+  private async receiveLoop(handler: BatchEventHandler, maxBatchSize: number, waitMs: number): Promise<void> {
+    const maxHeld = Math.min(2 * this.o.concurrency * maxBatchSize, MAX_UNSETTLED);
+    let idle = false;
+    while (!this.stopping) {
+      if (this.running >= this.o.concurrency || this.inFlight.size + maxBatchSize > maxHeld) {
+        await new Promise<void>((resolve) => (this.roomWaiter = resolve));
+        continue;
+      }
+      let messages: ServiceBusReceivedMessage[];
+      const receive = new AbortController();
+      this.currentReceive = receive;
+      const abortSignal = receive.signal;
+      try {
+        messages = await this.receiver.receiveMessages(idle ? 1 : maxBatchSize, {
+          maxWaitTimeInMs: idle ? IDLE_RECEIVE_WAIT_MS : waitMs,
+          abortSignal,
+        });
+        if (idle && messages.length > 0 && maxBatchSize > 1) {
+          messages.push(...(await this.receiveRest(maxBatchSize - 1, waitMs, abortSignal)));
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        if (await this.receiveFailed(error, 'receive')) break;
+        continue;
+      }
+      idle = messages.length === 0;
+      if (idle) continue;
+      const entries = messages.map((message) => ({ message, released: false }));
+      this.o.meter?.record('serviceBus', 'receive', 'none', entries.length);
+      for (const entry of entries) this.inFlight.add(entry);
+      if (this.stopping) {
+        // Received while closing: give back at once rather than when the locks expire.
+        await this.release(entries);
+        this.forget(entries);
+        break;
+      }
+      this.running++;
+      void this.processBatch(entries, handler);
+    }
+  }
+
+  /** The rest of a batch whose first message ended an idle wait; a failure here keeps what was received. */
+  private async receiveRest(
+    count: number,
+    waitMs: number,
+    abortSignal: AbortSignal,
+  ): Promise<ServiceBusReceivedMessage[]> {
+    try {
+      return await this.receiver.receiveMessages(count, { maxWaitTimeInMs: waitMs, abortSignal });
+    } catch (error) {
+      if (!this.stopping) await this.receiveFailed(error, 'receive');
+      return [];
+    }
+  }
+
+  private async processBatch(entries: InFlight[], handler: BatchEventHandler): Promise<void> {
+    try {
+      const outcomes = await this.decideBatch(
+        entries.map((e) => e.message),
+        handler,
+      );
+      this.running--;
+      this.wakeReceiver();
+      await Promise.all(entries.map((entry, i) => this.settle(entry, outcomes[i])));
+    } finally {
+      this.forget(entries);
+    }
+  }
+
+  /**
+   * One outcome per message; never throws. A message that is not routed here or does not decode gets its own
+   * outcome and the rest go to the handler; a handler that throws or answers nonsense fails the whole batch.
+   */
+  private async decideBatch(
+    messages: ServiceBusReceivedMessage[],
+    handler: BatchEventHandler,
+  ): Promise<HandlerOutcome[]> {
+    const outcomes = new Array<HandlerOutcome>(messages.length);
+    const deliveries: Delivery[] = [];
+    const positions: number[] = [];
+    messages.forEach((message, i) => {
+      const routed = this.route(message);
+      if ('outcome' in routed) outcomes[i] = routed.outcome;
+      else {
+        deliveries.push({ event: routed.event, context: this.contextOf(message) });
+        positions.push(i);
+      }
+    });
+    if (deliveries.length === 0) return outcomes;
+    let answered: HandlerOutcome[];
+    try {
+      answered = await handler(deliveries);
+    } catch (error) {
+      const reason = errorName(error);
+      this.o.logger.warn(
+        { subscription: this.o.subscription, deliveries: deliveries.length, error: reason },
+        'batch handler threw; will retry the batch',
+      );
+      answered = deliveries.map(() => ({ kind: 'retry', reason }));
+    }
+    if (!Array.isArray(answered) || answered.length !== deliveries.length) {
+      this.o.logger.warn(
+        { subscription: this.o.subscription, deliveries: deliveries.length },
+        'batch handler answered no outcome per delivery; will retry the batch',
+      );
+      answered = deliveries.map(() => ({ kind: 'retry', reason: INVALID_HANDLER_OUTCOME }));
+    }
+    positions.forEach((position, j) => {
+      const outcome = answered[j];
+      outcomes[position] = isOutcome(outcome) ? outcome : { kind: 'retry', reason: INVALID_HANDLER_OUTCOME };
+    });
+    return outcomes;
+  }
+
   /** The outcome for a message: the handler's, or a skip for a message not meant for it. Never throws. */
-  private async decide(message: ServiceBusReceivedMessage): Promise<HandlerOutcome> {
+  private async decide(message: ServiceBusReceivedMessage, handler: EventHandler): Promise<HandlerOutcome> {
+    const routed = this.route(message);
+    if ('outcome' in routed) return routed.outcome;
+    try {
+      const outcome = await handler(routed.event, this.contextOf(message));
+      if (!isOutcome(outcome)) return { kind: 'retry', reason: INVALID_HANDLER_OUTCOME };
+      return outcome;
+    } catch (error) {
+      const reason = errorName(error);
+      this.o.logger.warn(this.fields(message, { error: reason }), 'event handler threw; will retry');
+      return { kind: 'retry', reason };
+    }
+  }
+
+  /** The event of a message meant for this subscription, or the outcome of one that is not (or is invalid). */
+  private route(message: ServiceBusReceivedMessage): { event: TwinEvent } | { outcome: HandlerOutcome } {
     const props = message.applicationProperties ?? {};
     const redriveTo = props[BUS_PROPERTY.redriveTo];
     const type = props[CE_PROPERTY.type];
+    const notHere = { outcome: { kind: 'skip', reason: 'not routed to this subscription' } } as const;
     // Without routing rules (not synced) a subscription sees every message: the ones it does not take are
     // completed unhandled, as the rules would have kept them away.
     if (
       (redriveTo !== undefined && redriveTo !== this.o.subscription) ||
       (typeof type === 'string' && !this.o.types.has(type))
     ) {
-      return { kind: 'skip', reason: 'not routed to this subscription' };
+      return notHere;
     }
     let event: TwinEvent;
     try {
@@ -137,22 +316,18 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
     } catch (error) {
       const reason = invalidMessageReason(error);
       this.o.logger.warn(this.fields(message, { reason }), 'event bus message failed schema validation');
-      return { kind: 'retry', reason };
+      return { outcome: { kind: 'retry', reason } };
     }
-    if (!this.o.types.has(event.type)) return { kind: 'skip', reason: 'not routed to this subscription' };
-    try {
-      const outcome = await this.o.handler(event, {
-        subscription: this.o.subscription,
-        messageId: String(message.messageId),
-        deliveryCount: deliveryNumber(message),
-      });
-      if (!isOutcome(outcome)) return { kind: 'retry', reason: 'InvalidHandlerOutcome' };
-      return outcome;
-    } catch (error) {
-      const reason = errorName(error);
-      this.o.logger.warn(this.fields(message, { error: reason }), 'event handler threw; will retry');
-      return { kind: 'retry', reason };
-    }
+    if (!this.o.types.has(event.type)) return notHere;
+    return { event };
+  }
+
+  private contextOf(message: ServiceBusReceivedMessage): Delivery['context'] {
+    return {
+      subscription: this.o.subscription,
+      messageId: String(message.messageId),
+      deliveryCount: deliveryNumber(message),
+    };
   }
 
   private async settle(entry: InFlight, outcome: HandlerOutcome): Promise<void> {
@@ -226,8 +401,12 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
     if (this.stopping) return Promise.resolve();
     const { baseMs, maxMs } = this.o.retryBackoff;
     const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(deliveries - 1, 30)));
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-    if (delay <= 0) return Promise.resolve();
+    return this.pause(Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
+  }
+
+  /** Waits, cut short by close. */
+  private pause(delay: number): Promise<void> {
+    if (this.stopping || delay <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
@@ -240,34 +419,47 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
   }
 
   private async onError(args: ProcessErrorArgs): Promise<void> {
-    const code = isServiceBusError(args.error) ? args.error.code : errorName(args.error);
-    const fields = { subscription: this.o.subscription, source: args.errorSource, code };
+    await this.receiveFailed(args.error, args.errorSource);
+  }
+
+  /**
+   * Logs a receive error and waits out what it calls for; true when it is fatal (the subscription then stops).
+   * The streaming receiver awaits this before it retries, so waiting here is its back-off too.
+   */
+  private async receiveFailed(error: unknown, source: string): Promise<boolean> {
+    const code = isServiceBusError(error) ? error.code : errorName(error);
+    const fields = { subscription: this.o.subscription, source, code };
     if (FATAL_CODES.has(code)) {
       this.failure = code;
       this.o.logger.error(fields, 'subscription stopped: the entity is missing or access is denied');
       void this.close(0);
-      return;
+      return true;
     }
     if (code === 'ServiceBusy') {
       this.o.logger.warn(fields, 'Service Bus is busy; backing off');
-      // The SDK awaits this handler before it retries, so waiting here is the back-off.
-      await new Promise((resolve) => setTimeout(resolve, this.o.busyBackoffMs));
-      return;
+      await this.pause(this.o.busyBackoffMs);
+      return false;
     }
     this.o.logger.warn(fields, 'Service Bus receive error; the SDK retries');
+    // The streaming receiver paces its own retries; the receive loop would spin without a pause.
+    if (this.o.mode.kind === 'batch') await this.pause(RECEIVE_ERROR_PAUSE_MS);
+    return false;
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
     this.stopping = true;
+    for (const wake of [...this.backoffWakers]) wake();
+    this.currentReceive?.abort();
+    this.wakeReceiver();
     try {
-      await this.sdkSubscription.close();
+      await this.sdkSubscription?.close();
+      await this.receiving;
     } catch (error) {
       this.o.logger.warn(
         { subscription: this.o.subscription, error: errorName(error) },
         'stopping the receiver failed',
       );
     }
-    for (const wake of [...this.backoffWakers]) wake();
     if (this.inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -277,8 +469,17 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
       clearTimeout(timer);
     }
     // Handlers still running at the deadline: give their messages back now rather than when the lock expires.
-    await Promise.all(
-      [...this.inFlight].map(async (entry) => {
+    await this.release([...this.inFlight]);
+    try {
+      await this.receiver.close();
+    } finally {
+      this.o.onClosed(this);
+    }
+  }
+
+  private release(entries: InFlight[]): Promise<unknown> {
+    return Promise.all(
+      entries.map(async (entry) => {
         entry.released = true;
         try {
           await this.abandon(entry.message);
@@ -290,11 +491,18 @@ export class ServiceBusSubscriptionRunner implements RunningSubscription {
         }
       }),
     );
-    try {
-      await this.receiver.close();
-    } finally {
-      this.o.onClosed(this);
-    }
+  }
+
+  private forget(entries: InFlight[]): void {
+    for (const entry of entries) this.inFlight.delete(entry);
+    this.wakeReceiver();
+    if (this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private wakeReceiver(): void {
+    const wake = this.roomWaiter;
+    this.roomWaiter = undefined;
+    wake?.();
   }
 
   private fields(

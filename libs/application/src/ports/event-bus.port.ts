@@ -21,8 +21,31 @@ export interface DeliveryContext {
 
 export type EventHandler = (event: TwinEvent, context: DeliveryContext) => Promise<HandlerOutcome>;
 
+/** One delivery of a batch: the decoded event and its delivery context. */
+export interface Delivery {
+  event: TwinEvent;
+  context: DeliveryContext;
+}
+
+/**
+ * Handles a batch of deliveries of one subscription, oldest first, and answers one outcome per delivery, in the
+ * same order. A throw counts as `retry` for every delivery of the batch; handlers that want a poison message to
+ * fail alone isolate it themselves (see `isolatingBatchHandler`).
+ */
+export type BatchEventHandler = (deliveries: readonly Delivery[]) => Promise<HandlerOutcome[]>;
+
+export interface BatchSubscribeOptions extends SubscribeOptions {
+  /** Most deliveries per handler call. */
+  maxBatchSize: number;
+  /**
+   * How long the runner may hold a partial batch waiting for more deliveries before it hands it over (ms).
+   * 0: hand over whatever is there at once.
+   */
+  maxBatchWaitMs: number;
+}
+
 export interface SubscribeOptions {
-  /** Most messages in flight at once for this subscription in this process. */
+  /** Most handler calls in flight at once for this subscription in this process (messages, or batches). */
   concurrency: number;
   /** Event types this subscription receives; others are not delivered to it. */
   types: readonly EventType[];
@@ -41,6 +64,18 @@ export interface EventPublisher {
 
 export interface EventSubscriber {
   subscribe(subscription: string, handler: EventHandler, options: SubscribeOptions): RunningSubscription;
+  /**
+   * Like `subscribe`, but the handler gets up to `maxBatchSize` deliveries per call and settles each by its
+   * own outcome: one dead-lettered or retried delivery does not hold back the others of its batch. A message
+   * that does not decode never reaches the handler (it is retried alone); the rest of its batch does. Order is
+   * the bus's: the SQLite bus hands a batch in publish order (and, with concurrency 1, batch after batch);
+   * Service Bus keeps no order without sessions.
+   */
+  subscribeBatch(
+    subscription: string,
+    handler: BatchEventHandler,
+    options: BatchSubscribeOptions,
+  ): RunningSubscription;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  BatchEventHandler,
+  BatchSubscribeOptions,
   deadLetter,
+  Delivery,
   DeliveryContext,
   done,
   EventBusAdmin,
@@ -36,6 +39,11 @@ export interface EventBusContractSettings {
   settleTimeoutMs?: number;
   /** Lock duration given to the factory. Default 5 s (the contract never waits for a lock to expire). */
   lockDurationMs?: number;
+  /**
+   * The bus hands a batch its deliveries in publish order and, with concurrency 1, batches in that order too
+   * (the SQLite bus). Service Bus guarantees no order without sessions, so it leaves this off.
+   */
+  batchesInPublishOrder?: boolean;
 }
 
 const SAVED: EventType = 'twin.saved.v1';
@@ -43,6 +51,8 @@ const DELETED: EventType = 'twin.deleted.v1';
 const ACCESSED: EventType = 'twin.accessed.v1';
 const ALL: readonly EventType[] = [SAVED, DELETED, ACCESSED];
 const MAX_DELIVERY_COUNT = 4;
+/** The production maximum, for the batch poison-message case. */
+const PRODUCTION_MAX_DELIVERY_COUNT = 10;
 
 let counter = 0;
 
@@ -120,15 +130,50 @@ export function describeEventBusContract(
 
     async function open(
       subscriptions: Record<string, readonly EventType[]> = { all: ALL },
+      overrides: Partial<Pick<EventBusContractOptions, 'lockDurationMs' | 'maxDeliveryCount'>> = {},
     ): Promise<EventBusContractSubject> {
       subject = await factory({
         subscriptions,
         lockDurationMs: settings.lockDurationMs ?? 5_000,
         maxDeliveryCount: MAX_DELIVERY_COUNT,
         retryBackoff: { baseMs: 5, maxMs: 40 },
+        ...overrides,
       });
       return subject;
     }
+
+    function subscribeBatch(
+      bus: EventBusContractSubject,
+      handler: BatchEventHandler,
+      options: Partial<BatchSubscribeOptions> = {},
+    ): RunningSubscription {
+      const r = bus.subscriber.subscribeBatch('all', handler, {
+        concurrency: 1,
+        types: ALL,
+        maxBatchSize: 10,
+        maxBatchWaitMs: 0,
+        ...options,
+      });
+      running.push(r);
+      return r;
+    }
+
+    /** Records every batch and answers each delivery with `decide`. */
+    function batchRecorder(
+      decide: (delivery: Delivery, batch: number) => HandlerOutcome | Promise<HandlerOutcome> = () => done(),
+    ): { batches: Delivery[][]; handler: BatchEventHandler } {
+      const batches: Delivery[][] = [];
+      return {
+        batches,
+        handler: async (deliveries) => {
+          const batch = batches.push([...deliveries]) - 1;
+          return Promise.all(deliveries.map((d) => decide(d, batch)));
+        },
+      };
+    }
+
+    const deliveriesOf = (batches: Delivery[][], id: string): Delivery[] =>
+      batches.flat().filter((d) => d.event.id === id);
 
     function subscribe(
       bus: EventBusContractSubject,
@@ -433,6 +478,218 @@ export function describeEventBusContract(
       await closing;
 
       await settled(bus, 'all');
+    });
+
+    describe('batches (subscribeBatch)', () => {
+      it('hands a handler at most maxBatchSize deliveries per call, each delivery once', async () => {
+        const bus = await open();
+        const events = Array.from({ length: 25 }, () => sampleBusEvent(ACCESSED));
+        await bus.publisher.publish(events);
+        const r = batchRecorder();
+        subscribeBatch(bus, r.handler, { maxBatchSize: 4, concurrency: 2 });
+        await settled(bus, 'all');
+
+        expect(Math.max(...r.batches.map((b) => b.length))).toBeLessThanOrEqual(4);
+        expect(
+          r.batches
+            .flat()
+            .map((d) => d.event.id)
+            .sort(),
+        ).toEqual(events.map((e) => e.id).sort());
+        expect(r.batches.flat().every((d) => d.context.deliveryCount === 1)).toBe(true);
+      });
+
+      it('hands over a partial batch that never fills', async () => {
+        const bus = await open();
+        const events = [sampleBusEvent(SAVED), sampleBusEvent(DELETED), sampleBusEvent(ACCESSED)];
+        await bus.publisher.publish(events);
+        const r = batchRecorder();
+        subscribeBatch(bus, r.handler, { maxBatchSize: 100, maxBatchWaitMs: 50 });
+        await settled(bus, 'all');
+
+        expect(
+          r.batches
+            .flat()
+            .map((d) => d.event.id)
+            .sort(),
+        ).toEqual(events.map((e) => e.id).sort());
+      });
+
+      it('hands the published events with their delivery contexts', async () => {
+        const bus = await open();
+        const event = sampleBusEvent(SAVED, '# Ada\n\n' + 'x'.repeat(10_000));
+        await bus.publisher.publish([event]);
+        const r = batchRecorder();
+        subscribeBatch(bus, r.handler);
+        await settled(bus, 'all');
+
+        expect(r.batches).toEqual([
+          [{ event, context: { subscription: 'all', messageId: event.id, deliveryCount: 1 } }],
+        ]);
+      });
+
+      it('settles each delivery of a batch by its own outcome', async () => {
+        const bus = await open();
+        const [completed, skipped, rejected, retried] = [
+          sampleBusEvent(SAVED),
+          sampleBusEvent(DELETED),
+          sampleBusEvent(ACCESSED),
+          sampleBusEvent(SAVED),
+        ];
+        await bus.publisher.publish([completed, skipped, rejected, retried]);
+        const r = batchRecorder(({ event, context }) => {
+          if (event.id === skipped.id) return skip('not for me');
+          if (event.id === rejected.id) return deadLetter('UnsupportedVersion');
+          if (event.id === retried.id && context.deliveryCount === 1) return retry('not yet');
+          return done();
+        });
+        subscribeBatch(bus, r.handler, { maxBatchWaitMs: 200 });
+        await settled(bus, 'all', 1);
+
+        for (const once of [completed, skipped, rejected]) {
+          expect(deliveriesOf(r.batches, once.id)).toHaveLength(1);
+        }
+        expect(deliveriesOf(r.batches, retried.id).map((d) => d.context.deliveryCount)).toEqual([1, 2]);
+        const letters = await bus.admin.listDeadLetters('all');
+        expect(letters).toHaveLength(1);
+        expect(letters[0]).toMatchObject({ messageId: rejected.id, reason: 'UnsupportedVersion' });
+      });
+
+      it('dead-letters a poison message alone after maxDeliveryCount while the rest of its batches complete once', async () => {
+        const bus = await open({ all: ALL }, { maxDeliveryCount: PRODUCTION_MAX_DELIVERY_COUNT });
+        const poison = sampleBusEvent(SAVED);
+        const good = Array.from({ length: 30 }, () => sampleBusEvent(ACCESSED));
+        await bus.publisher.publish([poison, ...good.slice(0, 15)]);
+        await bus.publisher.publish(good.slice(15));
+        const r = batchRecorder(({ event }) => (event.id === poison.id ? retry('poison') : done()));
+        subscribeBatch(bus, r.handler, { maxBatchSize: 8, concurrency: 2 });
+        await settled(bus, 'all', 1);
+
+        expect(deliveriesOf(r.batches, poison.id).map((d) => d.context.deliveryCount)).toEqual(
+          Array.from({ length: PRODUCTION_MAX_DELIVERY_COUNT }, (_, i) => i + 1),
+        );
+        for (const e of good) expect(deliveriesOf(r.batches, e.id)).toHaveLength(1);
+        const [letter, ...others] = await bus.admin.listDeadLetters('all');
+        expect(others).toEqual([]);
+        expect(letter).toMatchObject({
+          messageId: poison.id,
+          deliveryCount: PRODUCTION_MAX_DELIVERY_COUNT,
+          reason: 'MaxDeliveryCountExceeded',
+          description: 'poison',
+        });
+      });
+
+      it('retries every delivery of a batch whose handler throws', async () => {
+        const bus = await open();
+        const events = Array.from({ length: 5 }, () => sampleBusEvent(ACCESSED));
+        await bus.publisher.publish(events);
+        let calls = 0;
+        const r = batchRecorder();
+        subscribeBatch(
+          bus,
+          async (deliveries) => {
+            if (++calls === 1) {
+              r.batches.push([...deliveries]);
+              throw new TypeError('income 52000 of Ada Lovelace is invalid');
+            }
+            return r.handler(deliveries);
+          },
+          { maxBatchWaitMs: 200 },
+        );
+        await settled(bus, 'all');
+
+        const failed = r.batches[0];
+        expect(failed.length).toBeGreaterThan(0);
+        for (const d of failed) {
+          expect(deliveriesOf(r.batches, d.event.id).map((x) => x.context.deliveryCount)).toEqual([1, 2]);
+        }
+        const failedIds = new Set(failed.map((d) => d.event.id));
+        for (const e of events.filter((x) => !failedIds.has(x.id))) {
+          expect(deliveriesOf(r.batches, e.id)).toHaveLength(1);
+        }
+      });
+
+      it.runIf(settings.batchesInPublishOrder)(
+        'hands deliveries in publish order within a batch and, with concurrency 1, across batches',
+        async () => {
+          const bus = await open();
+          const events = Array.from({ length: 40 }, (_, i) => sampleBusEvent(i % 3 ? ACCESSED : SAVED));
+          await bus.publisher.publish(events.slice(0, 20));
+          await bus.publisher.publish(events.slice(20));
+          const r = batchRecorder();
+          subscribeBatch(bus, r.handler, { maxBatchSize: 7, concurrency: 1 });
+          await settled(bus, 'all');
+
+          expect(r.batches.flat().map((d) => d.event.id)).toEqual(events.map((e) => e.id));
+        },
+      );
+
+      it('never runs more than `concurrency` batches at once', async () => {
+        const bus = await open();
+        await bus.publisher.publish(Array.from({ length: 24 }, () => sampleBusEvent(ACCESSED)));
+        let inFlight = 0;
+        let maxInFlight = 0;
+        let handled = 0;
+        subscribeBatch(
+          bus,
+          async (deliveries) => {
+            handled += deliveries.length;
+            inFlight++;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            inFlight--;
+            return deliveries.map(() => done());
+          },
+          { maxBatchSize: 3, concurrency: 2 },
+        );
+        await settled(bus, 'all');
+
+        expect(handled).toBe(24);
+        expect(maxInFlight).toBeLessThanOrEqual(2);
+      });
+
+      it('close waits for in-flight batches and settles their outcomes', async () => {
+        const bus = await open();
+        const events = Array.from({ length: 5 }, () => sampleBusEvent(SAVED));
+        await bus.publisher.publish(events);
+        const g = gate();
+        const r = batchRecorder(async () => {
+          await g.wait;
+          return done();
+        });
+        const sub = subscribeBatch(bus, r.handler, { maxBatchSize: 10, maxBatchWaitMs: 200 });
+        await pollUntil(() => r.batches.length > 0, 'the first batch to start');
+        let closed = false;
+        const closing = sub.close(timeout).then(() => (closed = true));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(closed).toBe(false);
+        g.open();
+        await closing;
+
+        const first = r.batches[0];
+        const r2 = batchRecorder();
+        subscribeBatch(bus, r2.handler);
+        await settled(bus, 'all');
+        // What the closed subscription handled was completed: none of it comes back.
+        const again = new Set(r2.batches.flat().map((d) => d.event.id));
+        expect(first.filter((d) => again.has(d.event.id))).toEqual([]);
+      });
+
+      it('keeps the locks of a batch held longer than the lock duration', async () => {
+        const lockDurationMs = 1_000;
+        const bus = await open({ all: ALL }, { lockDurationMs });
+        const events = Array.from({ length: 3 }, () => sampleBusEvent(ACCESSED));
+        await bus.publisher.publish(events);
+        const r = batchRecorder(async (_d, batch) => {
+          if (batch === 0) await new Promise((resolve) => setTimeout(resolve, lockDurationMs * 2.5));
+          return done();
+        });
+        subscribeBatch(bus, r.handler, { maxBatchSize: 10, maxBatchWaitMs: 200, concurrency: 2 });
+        await pollUntil(() => r.batches.length > 0, 'the first batch');
+        await settled(bus, 'all');
+
+        for (const e of events) expect(deliveriesOf(r.batches, e.id)).toHaveLength(1);
+      });
     });
 
     it('close gives up at its deadline and releases the message for redelivery', async () => {

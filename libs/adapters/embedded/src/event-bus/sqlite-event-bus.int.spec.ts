@@ -14,23 +14,27 @@ import { openSqliteEventBus, SqliteEventBus, SqliteEventBusOptions } from './sql
 const ALL: readonly EventType[] = ['twin.saved.v1', 'twin.deleted.v1', 'twin.accessed.v1'];
 const FAST = { pollIntervalMs: { min: 2, max: 20 }, retryBackoff: { baseMs: 2, maxMs: 10 } };
 
-describeEventBusContract('SqliteEventBus', async (options) => {
-  const dir = await mkdtemp(join(tmpdir(), 'twinstore-bus-contract-'));
-  const bus = openSqliteEventBus({
-    file: join(dir, 'bus.db'),
-    pollIntervalMs: { min: 2, max: 20 },
-    ...options,
-  });
-  return {
-    publisher: bus,
-    subscriber: bus,
-    admin: bus,
-    cleanup: async () => {
-      await bus.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+describeEventBusContract(
+  'SqliteEventBus',
+  async (options) => {
+    const dir = await mkdtemp(join(tmpdir(), 'twinstore-bus-contract-'));
+    const bus = openSqliteEventBus({
+      file: join(dir, 'bus.db'),
+      pollIntervalMs: { min: 2, max: 20 },
+      ...options,
+    });
+    return {
+      publisher: bus,
+      subscriber: bus,
+      admin: bus,
+      cleanup: async () => {
+        await bus.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { batchesInPublishOrder: true },
+);
 
 describe('SqliteEventBus (embedded specifics)', () => {
   let dir: string;
@@ -159,6 +163,50 @@ describe('SqliteEventBus (embedded specifics)', () => {
     expect(letters.find((l) => l.messageId === 'poison-2')!.description).toBe(
       `${SCHEMA_VALIDATION_FAILED}: (not JSON)`,
     );
+  });
+
+  it('keeps a body that does not decode out of its batch: the others of the batch are handled once', async () => {
+    const bus = open({ maxDeliveryCount: 10 });
+    const before = sampleBusEvent('twin.accessed.v1');
+    const after = sampleBusEvent('twin.saved.v1');
+    await bus.publish([before]);
+    await bus.publishRaw('twin.saved.v1', 'not json at all', 'poison-1');
+    await bus.publish([after]);
+    const batches: string[][] = [];
+    const r = bus.subscribeBatch(
+      'all',
+      async (deliveries) => {
+        batches.push(deliveries.map((d) => d.context.messageId));
+        return deliveries.map(() => done());
+      },
+      { concurrency: 1, types: ALL, maxBatchSize: 10, maxBatchWaitMs: 0 },
+    );
+    running.push(r);
+    await pollUntil(
+      async () => (await deadLettered(bus)) === 1 && (await active(bus)) === 0,
+      'the dead letter',
+    );
+
+    expect(batches[0]).toEqual([before.id, after.id]);
+    expect(batches.flat().sort()).toEqual([before.id, after.id].sort());
+    const [letter] = await bus.listDeadLetters('all');
+    expect(letter).toMatchObject({
+      messageId: 'poison-1',
+      deliveryCount: 10,
+      reason: MAX_DELIVERY_COUNT_EXCEEDED,
+      description: `${SCHEMA_VALIDATION_FAILED}: (not JSON)`,
+    });
+  });
+
+  it('refuses batch options out of range', () => {
+    const bus = open();
+    const handler = async () => [];
+    const base = { concurrency: 1, types: ALL, maxBatchSize: 10, maxBatchWaitMs: 0 };
+    expect(() => bus.subscribeBatch('all', handler, { ...base, maxBatchSize: 0 })).toThrow(/maxBatchSize/);
+    expect(() => bus.subscribeBatch('all', handler, { ...base, maxBatchWaitMs: -1 })).toThrow(
+      /maxBatchWaitMs/,
+    );
+    expect(() => bus.subscribeBatch('all', handler, { ...base, concurrency: 1.5 })).toThrow(/concurrency/);
   });
 
   it('redelivers a message whose consumer died holding the lock, once the lock expires', async () => {

@@ -1,5 +1,11 @@
-import { EventHandler, HandlerOutcome, RunningSubscription } from '@twinstore/application';
-import { decodeEvent, TwinEvent } from '@twinstore/contracts';
+import {
+  BatchEventHandler,
+  Delivery,
+  EventHandler,
+  HandlerOutcome,
+  RunningSubscription,
+} from '@twinstore/application';
+import { decodeEvent } from '@twinstore/contracts';
 import { BackoffRange, nextIdleDelayMs, PollRange, retryDelayMs } from './backoff';
 import { errorName, invalidBodyReason } from './invalid-body-reason';
 import {
@@ -19,17 +25,24 @@ export const silentLogger: EventBusLogger = { warn: () => undefined, error: () =
 
 export const DEFAULT_CLOSE_DEADLINE_MS = 30_000;
 
+const INVALID_HANDLER_OUTCOME = 'InvalidHandlerOutcome';
+
 export interface SubscriptionRunnerOptions {
   store: SqliteDeliveryStore;
   subscription: string;
-  handler: EventHandler;
+  handler: BatchEventHandler;
+  /** Most handler calls (batches) in flight at once. */
   concurrency: number;
+  /** Most deliveries per handler call. */
+  maxBatchSize: number;
+  /** How long a partial batch may wait for more deliveries before it is handed over (0: at once). */
+  maxBatchWaitMs: number;
   types: ReadonlySet<string>;
   lockDurationMs: number;
   maxDeliveryCount: number;
   retryBackoff: BackoffRange;
   pollIntervalMs: PollRange;
-  /** Most deliveries claimed in one transaction. */
+  /** Most deliveries claimed in one transaction (raised to `maxBatchSize` when that is larger). */
   batchSize: number;
   logger: EventBusLogger;
   onClosed: (runner: SqliteSubscriptionRunner) => void;
@@ -38,24 +51,34 @@ export interface SubscriptionRunnerOptions {
 interface Held {
   delivery: ClaimedDelivery;
   lockedUntil: number;
+  /** When it was claimed: a partial batch waits at most `maxBatchWaitMs` from its oldest delivery. */
+  claimedAt: number;
   /** Renewal found the lock taken over: settling would be a no-op, so it is skipped. */
   lost: boolean;
 }
 
 /**
  * The consumer side of one subscription in one process: a poll loop that claims deliveries in batches into a
- * small local buffer (up to twice the concurrency, so handlers never wait for a round trip), runs at most
- * `concurrency` handlers at once, renews the locks it holds, and settles outcomes in batched transactions.
+ * local buffer (up to two rounds of handler calls, so handlers never wait for a round trip), hands them to at
+ * most `concurrency` handler calls of up to `maxBatchSize` deliveries each, in publish (seq) order, renews the
+ * locks of everything it holds, and settles each delivery by its own outcome, a batch in one transaction.
  */
 export class SqliteSubscriptionRunner implements RunningSubscription {
   private readonly held = new Map<number, Held>();
-  private readonly queue: Held[] = [];
+  /** Claimed, not yet handed to a handler; kept in seq order. */
+  private queue: Held[] = [];
+  /** Deliveries one round of handler calls takes. */
+  private readonly round: number;
   private readonly maxHeld: number;
+  private readonly claimLimit: number;
   private running = 0;
   private stopping = false;
   private closed = false;
   private idleMs: number;
   private wakeSleeper: (() => void) | undefined;
+  /** The poll loop is waiting for the buffer to drain below one round, not for a timer. */
+  private waitingForRoom = false;
+  private batchTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private pendingSettlements: Array<{ held: Held; settlement: Settlement; done: () => void }> = [];
   private flushScheduled = false;
@@ -64,7 +87,9 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: SubscriptionRunnerOptions) {
-    this.maxHeld = o.concurrency * 2;
+    this.round = o.concurrency * o.maxBatchSize;
+    this.maxHeld = this.round * 2;
+    this.claimLimit = Math.max(o.batchSize, o.maxBatchSize);
     this.idleMs = o.pollIntervalMs.min;
     this.renewTimer = setInterval(() => this.renewLocks(), Math.max(5, Math.floor(o.lockDurationMs / 4)));
     this.renewTimer.unref();
@@ -95,23 +120,25 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
 
   private async pollLoop(): Promise<void> {
     while (!this.stopping) {
-      // Claim again only once the buffer is down to one round of handlers, so claims stay batched.
-      if (this.held.size > this.o.concurrency) {
+      // Claim again only once the buffer is down to one round of handler calls, so claims stay batched.
+      if (this.held.size > this.round) {
+        this.waitingForRoom = true;
         await this.sleep(undefined);
+        this.waitingForRoom = false;
         continue;
       }
       let delay: number;
       try {
         const now = Date.now();
         const next = this.o.store.nextAvailableAt(this.o.subscription);
-        const limit = Math.min(this.maxHeld - this.held.size, this.o.batchSize);
+        const limit = Math.min(this.maxHeld - this.held.size, this.claimLimit);
         const claimed =
           next !== undefined && next <= now
             ? this.o.store.claim(this.o.subscription, limit, now, this.o.lockDurationMs)
             : [];
         if (claimed.length > 0) {
           this.idleMs = this.o.pollIntervalMs.min;
-          this.accept(claimed);
+          this.accept(claimed, now);
           if (claimed.length === limit) continue;
           delay = this.idleMs;
         } else {
@@ -130,54 +157,108 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
     }
   }
 
-  private accept(claimed: ClaimedDelivery[]): void {
+  private accept(claimed: ClaimedDelivery[], now: number): void {
     for (const delivery of claimed) {
-      const held: Held = { delivery, lockedUntil: delivery.lockedUntil, lost: false };
+      const held: Held = { delivery, lockedUntil: delivery.lockedUntil, claimedAt: now, lost: false };
       this.held.set(delivery.seq, held);
       this.queue.push(held);
     }
+    // Claims come in availability order; a retried delivery may be older than what is already buffered.
+    this.queue.sort((a, b) => a.delivery.seq - b.delivery.seq);
     this.pump();
   }
 
+  /** Starts handler calls while there are free slots: full batches at once, a partial one when its wait is up. */
   private pump(): void {
     while (!this.stopping && this.running < this.o.concurrency && this.queue.length > 0) {
-      const held = this.queue.shift()!;
+      if (this.queue.length < this.o.maxBatchSize && !this.partialBatchDue()) {
+        this.armBatchTimer();
+        return;
+      }
+      const batch = this.queue.splice(0, this.o.maxBatchSize);
       this.running++;
-      void this.process(held);
+      void this.process(batch);
     }
   }
 
-  private async process(held: Held): Promise<void> {
-    const outcome = await this.run(held.delivery);
+  private partialBatchDue(): boolean {
+    if (this.o.maxBatchWaitMs <= 0) return true;
+    const oldest = Math.min(...this.queue.map((h) => h.claimedAt));
+    return Date.now() - oldest >= this.o.maxBatchWaitMs;
+  }
+
+  private armBatchTimer(): void {
+    if (this.batchTimer) return;
+    const oldest = Math.min(...this.queue.map((h) => h.claimedAt));
+    this.batchTimer = setTimeout(
+      () => {
+        this.batchTimer = undefined;
+        this.pump();
+      },
+      Math.max(0, oldest + this.o.maxBatchWaitMs - Date.now()),
+    );
+  }
+
+  private async process(batch: Held[]): Promise<void> {
+    const outcomes = await this.run(batch);
     this.running--;
     this.pump();
-    if (!this.closed && !held.lost) await this.settle(held, this.toSettlement(held.delivery, outcome));
-    this.forget(held);
+    if (!this.closed) {
+      await this.settle(
+        batch.flatMap((held, i) =>
+          held.lost ? [] : [{ held, settlement: this.toSettlement(held.delivery, outcomes[i]) }],
+        ),
+      );
+    }
+    this.forget(batch);
   }
 
-  /** Never throws: a body that does not decode or a handler that fails is a failed delivery, to be retried. */
-  private async run(delivery: ClaimedDelivery): Promise<HandlerOutcome> {
-    let event: TwinEvent;
+  /**
+   * One outcome per delivery; never throws. A body that does not decode fails alone (the others still go to the
+   * handler); a handler that throws or answers nonsense fails its whole batch, to be retried.
+   */
+  private async run(batch: Held[]): Promise<HandlerOutcome[]> {
+    const outcomes: HandlerOutcome[] = new Array<HandlerOutcome>(batch.length);
+    const deliveries: Delivery[] = [];
+    const positions: number[] = [];
+    batch.forEach(({ delivery }, i) => {
+      try {
+        deliveries.push({
+          event: decodeEvent(delivery.body),
+          context: {
+            subscription: this.o.subscription,
+            messageId: delivery.messageId,
+            deliveryCount: delivery.deliveryCount,
+          },
+        });
+        positions.push(i);
+      } catch (error) {
+        const reason = invalidBodyReason(error, delivery.body);
+        this.o.logger.warn(this.fields(delivery, { reason }), 'event bus message failed schema validation');
+        outcomes[i] = { kind: 'retry', reason };
+      }
+    });
+    if (deliveries.length === 0) return outcomes;
+    let answered: HandlerOutcome[];
     try {
-      event = decodeEvent(delivery.body);
-    } catch (error) {
-      const reason = invalidBodyReason(error, delivery.body);
-      this.o.logger.warn(this.fields(delivery, { reason }), 'event bus message failed schema validation');
-      return { kind: 'retry', reason };
-    }
-    try {
-      const outcome = await this.o.handler(event, {
-        subscription: this.o.subscription,
-        messageId: delivery.messageId,
-        deliveryCount: delivery.deliveryCount,
-      });
-      if (!isOutcome(outcome)) return { kind: 'retry', reason: 'InvalidHandlerOutcome' };
-      return outcome;
+      answered = await this.o.handler(deliveries);
     } catch (error) {
       const reason = errorName(error);
-      this.o.logger.warn(this.fields(delivery, { error: reason }), 'event handler threw; will retry');
-      return { kind: 'retry', reason };
+      this.o.logger.warn(this.batchFields(deliveries, { error: reason }), 'event handler threw; will retry');
+      answered = deliveries.map(() => ({ kind: 'retry', reason }));
     }
+    if (!Array.isArray(answered) || answered.length !== deliveries.length) {
+      this.o.logger.warn(
+        this.batchFields(deliveries),
+        'event handler answered no outcome per delivery; will retry',
+      );
+      answered = deliveries.map(() => ({ kind: 'retry', reason: INVALID_HANDLER_OUTCOME }));
+    }
+    positions.forEach((position, j) => {
+      const outcome = answered[j];
+      outcomes[position] = isOutcome(outcome) ? outcome : { kind: 'retry', reason: INVALID_HANDLER_OUTCOME };
+    });
+    return outcomes;
   }
 
   private toSettlement(delivery: ClaimedDelivery, outcome: HandlerOutcome): Settlement {
@@ -206,10 +287,16 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
     }
   }
 
-  /** Settlements of handlers finishing in the same turn of the event loop share one transaction (one fsync). */
-  private settle(held: Held, settlement: Settlement): Promise<void> {
+  /**
+   * Settlements of handler calls finishing in the same turn of the event loop share one transaction, so a batch
+   * is always settled in one.
+   */
+  private settle(settlements: Array<{ held: Held; settlement: Settlement }>): Promise<void> {
+    if (settlements.length === 0) return Promise.resolve();
     return new Promise((done) => {
-      this.pendingSettlements.push({ held, settlement, done });
+      settlements.forEach((s, i) =>
+        this.pendingSettlements.push({ ...s, done: i === settlements.length - 1 ? done : noop }),
+      );
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flushSettlements());
@@ -271,6 +358,7 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
 
   private async shutdown(deadlineMs: number): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.batchTimer);
     this.wake();
     await this.loop;
     // Claimed but never handed to a handler: give back as if never delivered.
@@ -310,9 +398,9 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
     }
   }
 
-  private forget(held: Held): void {
-    this.held.delete(held.delivery.seq);
-    if (this.held.size === this.o.concurrency) this.wake();
+  private forget(batch: Held[]): void {
+    for (const held of batch) this.held.delete(held.delivery.seq);
+    if (this.waitingForRoom && this.held.size <= this.round) this.wake();
     if (this.held.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -333,6 +421,11 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
     this.wakeSleeper?.();
   }
 
+  private batchFields(deliveries: Delivery[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+    if (deliveries.length === 1) return { ...deliveries[0].context, ...extra };
+    return { subscription: this.o.subscription, deliveries: deliveries.length, ...extra };
+  }
+
   private fields(delivery: ClaimedDelivery, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       subscription: this.o.subscription,
@@ -342,6 +435,13 @@ export class SqliteSubscriptionRunner implements RunningSubscription {
     };
   }
 }
+
+/** `subscribe` on the batch path: batches of one, so there is a single delivery path to get right. */
+export function oneByOne(handler: EventHandler): BatchEventHandler {
+  return async ([delivery]) => [await handler(delivery.event, delivery.context)];
+}
+
+function noop(): void {}
 
 function isOutcome(value: unknown): value is HandlerOutcome {
   const kind = (value as { kind?: unknown } | null | undefined)?.kind;

@@ -1,13 +1,17 @@
 /**
- * Throughput and latency of the embedded bus. Not part of the test run; bundle and run it with:
+ * Throughput, latency and write amplification of the embedded bus. Not part of the test run; bundle and run it
+ * with:
  *   npx esbuild libs/adapters/embedded/src/event-bus/bench/sqlite-event-bus.bench.ts --bundle --platform=node \
- *     --packages=external --tsconfig=tsconfig.base.json --outfile=tmp/bus-bench.js && node tmp/bus-bench.js
+ *     --packages=external --tsconfig=tsconfig.base.json --outfile=tmp/bus-bench.js && node tmp/bus-bench.js [part]
+ * where part is `all` (default), `basic` (publish, drain, latency), `batch` (subscribe against subscribeBatch)
+ * or `writes` (bytes written per body byte, with storage variants).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { done } from '@twinstore/application';
-import { createEvent, EventType, TwinEvent } from '@twinstore/contracts';
+import Database from 'better-sqlite3';
+import { done, RunningSubscription } from '@twinstore/application';
+import { createEvent, encodeEvent, EventType, TwinEvent } from '@twinstore/contracts';
 import { openSqliteEventBus, SqliteEventBus } from '../sqlite-event-bus.adapter';
 
 const TYPES: EventType[] = ['twin.saved.v1', 'twin.deleted.v1', 'twin.accessed.v1'];
@@ -30,11 +34,23 @@ function event(): TwinEvent {
   });
 }
 
-function fresh(subscriptions: string[]): { bus: SqliteEventBus; dir: string } {
+function fresh(
+  subscriptions: string[],
+  storage: { pageSize?: number; walAutocheckpointPages?: number } = {},
+): { bus: SqliteEventBus; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'twinstore-bus-bench-'));
+  const file = join(dir, 'bus.db');
+  if (storage.pageSize !== undefined) {
+    // The page size of a file is fixed once it is in WAL mode: set it on an empty file first.
+    const db = new Database(file);
+    db.pragma(`page_size = ${storage.pageSize}`);
+    db.exec('VACUUM');
+    db.close();
+  }
   const bus = openSqliteEventBus({
-    file: join(dir, 'bus.db'),
+    file,
     subscriptions: Object.fromEntries(subscriptions.map((s) => [s, TYPES])),
+    walAutocheckpointPages: storage.walAutocheckpointPages,
   });
   return { bus, dir };
 }
@@ -173,8 +189,140 @@ async function latency(samples: number, sameInstance: boolean): Promise<void> {
   await finish(b);
 }
 
-async function main(): Promise<void> {
-  console.log(`body ~${Buffer.byteLength(JSON.stringify(event()))} bytes; node ${process.version}`);
+type Consumer = 'subscribe' | 'subscribeBatch';
+
+/** Starts one consumer per subscription that counts handled deliveries; resolves when all `expected` are in. */
+function consumeAll(
+  bus: SqliteEventBus,
+  subscriptions: number,
+  expected: number,
+  consumer: Consumer,
+): { running: RunningSubscription[]; finished: Promise<void> } {
+  let handled = 0;
+  let allHandled!: () => void;
+  const finished = new Promise<void>((resolve) => (allHandled = resolve));
+  const count = (n: number): void => {
+    handled += n;
+    if (handled === expected) allHandled();
+  };
+  const running = Array.from({ length: subscriptions }, (_, i) =>
+    consumer === 'subscribe'
+      ? bus.subscribe(
+          `s${i}`,
+          async () => {
+            count(1);
+            return done();
+          },
+          { concurrency: 16, types: TYPES },
+        )
+      : bus.subscribeBatch(
+          `s${i}`,
+          async (deliveries) => {
+            count(deliveries.length);
+            return deliveries.map(() => done());
+          },
+          { concurrency: 2, maxBatchSize: 100, maxBatchWaitMs: 0, types: TYPES },
+        ),
+  );
+  return { running, finished };
+}
+
+/** CPU time of this process per 1,000 deliveries: steadier than rates on a machine shared with other loads. */
+function cpuPerThousand(since: NodeJS.CpuUsage, deliveries: number): string {
+  const used = process.cpuUsage(since);
+  return `${(((used.user + used.system) / 1000 / deliveries) * 1000).toFixed(0)} ms CPU per 1,000 deliveries`;
+}
+
+const consumerLabel = (consumer: Consumer): string =>
+  consumer === 'subscribe' ? 'subscribe (concurrency 16)' : 'subscribeBatch (100 per call, concurrency 2)';
+
+/** Drains a published backlog, then publishes while consuming: deliveries per second for one consumer kind. */
+async function compareConsumers(count: number, subscriptions: number, consumer: Consumer): Promise<void> {
+  const expected = count * subscriptions;
+  {
+    const b = fresh(Array.from({ length: subscriptions }, (_, i) => `s${i}`));
+    for (let i = 0; i < count; i += 100) await b.bus.publish(Array.from({ length: 100 }, event));
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    const c = consumeAll(b.bus, subscriptions, expected, consumer);
+    await c.finished;
+    const ms = performance.now() - t;
+    console.log(
+      `${consumerLabel(consumer)}, drain a backlog of ${count} x ${subscriptions} subscriptions: ${rate(expected, ms)} deliveries; ` +
+        cpuPerThousand(cpu, expected),
+    );
+    await Promise.all(c.running.map((r) => r.close()));
+    await finish(b);
+  }
+  {
+    const b = fresh(Array.from({ length: subscriptions }, (_, i) => `s${i}`));
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    const c = consumeAll(b.bus, subscriptions, expected, consumer);
+    for (let i = 0; i < count; i += 100) await b.bus.publish(Array.from({ length: 100 }, event));
+    await c.finished;
+    const ms = performance.now() - t;
+    console.log(
+      `${consumerLabel(consumer)}, publish (batches of 100) while consuming, ${count} x ${subscriptions} subscriptions: ` +
+        `${rate(count, ms)} published+delivered (${rate(expected, ms)} deliveries); ${cpuPerThousand(cpu, expected)} (publishing included)`,
+    );
+    await Promise.all(c.running.map((r) => r.close()));
+    await finish(b);
+  }
+}
+
+/** Bytes this process has caused to be written to storage (dirtied pages, counted once until written back). */
+function writtenBytes(): number {
+  const io = readFileSync('/proc/self/io', 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)![1]);
+  return field('write_bytes') - field('cancelled_write_bytes');
+}
+
+interface StorageVariant {
+  label: string;
+  pageSize?: number;
+  walAutocheckpointPages?: number;
+}
+
+/**
+ * Bytes written to storage per body byte for a publish-and-consume cycle with the bodies inline: everything
+ * from the first publish to the close of the file (its final checkpoint) included. `live`: consumers keep up
+ * while publishing; `backlog`: everything is published first, then drained.
+ */
+async function writeAmplification(
+  count: number,
+  subscriptions: number,
+  variant: StorageVariant,
+  flow: 'live' | 'backlog',
+): Promise<void> {
+  const b = fresh(
+    Array.from({ length: subscriptions }, (_, i) => `s${i}`),
+    variant,
+  );
+  const events = Array.from({ length: count }, event);
+  const bodyBytes = events.reduce((sum, e) => sum + Buffer.byteLength(encodeEvent(e)), 0);
+  const before = writtenBytes();
+  const t = performance.now();
+  const publishAll = async (): Promise<void> => {
+    for (let i = 0; i < count; i += 100) await b.bus.publish(events.slice(i, i + 100));
+  };
+  if (flow === 'backlog') await publishAll();
+  const c = consumeAll(b.bus, subscriptions, count * subscriptions, 'subscribeBatch');
+  if (flow === 'live') await publishAll();
+  await c.finished;
+  await Promise.all(c.running.map((r) => r.close()));
+  await b.bus.close();
+  const written = writtenBytes() - before;
+  const ms = performance.now() - t;
+  console.log(
+    `writes, ${variant.label}, ${count} bodies of ~${Math.round(bodyBytes / count)} B x ${subscriptions} subscriptions ` +
+      `(${flow === 'live' ? 'publish while consuming' : 'publish, then drain'}, subscribeBatch): ${(written / 2 ** 20).toFixed(0)} MiB written = ` +
+      `${(written / bodyBytes).toFixed(2)} bytes per body byte; ${rate(count, ms)}`,
+  );
+  rmSync(b.dir, { recursive: true, force: true });
+}
+
+async function basic(): Promise<void> {
   await publishSingles(2_000);
   await publishConcurrentSingles(10_000, 64);
   await publishBatches(10_000, 100, 1);
@@ -185,6 +333,32 @@ async function main(): Promise<void> {
   await endToEnd(10_000, 4, 16);
   await latency(200, true);
   await latency(200, false);
+}
+
+async function batch(): Promise<void> {
+  await compareConsumers(20_000, 4, 'subscribe');
+  await compareConsumers(20_000, 4, 'subscribeBatch');
+}
+
+async function writes(): Promise<void> {
+  const variants: StorageVariant[] = [
+    { label: 'defaults (4 KiB pages, wal_autocheckpoint 1000)' },
+    { label: 'wal_autocheckpoint 10000', walAutocheckpointPages: 10_000 },
+    { label: 'wal_autocheckpoint 100', walAutocheckpointPages: 100 },
+    { label: '16 KiB pages', pageSize: 16_384 },
+    { label: '64 KiB pages', pageSize: 65_536 },
+  ];
+  for (const flow of ['live', 'backlog'] as const) {
+    for (const variant of variants) await writeAmplification(5_000, 4, variant, flow);
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`body ~${Buffer.byteLength(JSON.stringify(event()))} bytes; node ${process.version}`);
+  const part = process.argv[2] ?? 'all';
+  if (part === 'all' || part === 'basic') await basic();
+  if (part === 'all' || part === 'batch') await batch();
+  if (part === 'all' || part === 'writes') await writes();
 }
 
 void main();
