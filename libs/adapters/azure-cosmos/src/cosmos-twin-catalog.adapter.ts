@@ -1,7 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectionPolicy, Container, CosmosClient, IndexingPolicy } from '@azure/cosmos';
+import {
+  BulkOperationResult,
+  ConnectionPolicy,
+  Container,
+  CosmosClient,
+  IndexingPolicy,
+  JSONObject,
+  OperationInput,
+} from '@azure/cosmos';
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
-import { ApplyResult, BillingMeter, NO_BILLING_METER, TwinCatalog } from '@twinstore/application';
+import {
+  ApplyResult,
+  BillingMeter,
+  NO_BILLING_METER,
+  TwinCatalog,
+  UpsertOutcome,
+} from '@twinstore/application';
 import { parseLeadId, TwinRecord, Version } from '@twinstore/domain';
 import {
   DOCUMENT_FIELDS,
@@ -104,12 +118,92 @@ export class CosmosTwinCatalog implements TwinCatalog {
   }
 
   upsert(record: TwinRecord): Promise<ApplyResult> {
-    return this.guarded(record.leadId, (current) => {
-      if (current?.deleted_version !== undefined && current.deleted_version >= record.version) return null;
-      if (current && !current.deleted && current.version !== undefined && current.version >= record.version) {
-        return null;
+    return this.guarded(record.leadId, (current) => decideUpsert(current, record));
+  }
+
+  /**
+   * Bulk operations (executeBulkOperations), with the same guard as `upsert`: first a Create of every lead's
+   * newest record, which alone settles a lead the container has never seen (one write); for the leads that
+   * exist (409), a bulk Read, a decision on each, and a bulk Replace conditional on each document's ETag (or
+   * Create where the document vanished meanwhile). Leads whose write met a concurrent one (412, 409, 404)
+   * are read and decided again.
+   */
+  async upsertMany(records: readonly TwinRecord[]): Promise<UpsertOutcome[]> {
+    const newest = new Map<string, TwinRecord>();
+    for (const record of records) {
+      // The leadId becomes the document's URL; only validated ids may get there.
+      parseLeadId(record.leadId);
+      const seen = newest.get(record.leadId);
+      if (!seen || seen.version < record.version) newest.set(record.leadId, record);
+    }
+    const settled = new Map<string, UpsertOutcome>();
+    const leads = [...newest.values()];
+    const created = await this.bulk(
+      'write',
+      leads.map((r) => createOf(toDocument(r, undefined))),
+    );
+    let pending: TwinRecord[] = [];
+    created.forEach((result, i) => {
+      const record = leads[i];
+      if (isSuccess(result))
+        settled.set(record.leadId, { result: 'applied', hadRecord: false, tombstone: null });
+      else if (bulkStatus(result) === 409) pending.push(record);
+      else throw bulkError(result);
+    });
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= this.maxConflictRetries) {
+        throw new Error(`gave up after ${this.maxConflictRetries} conflicting writes to catalog documents`);
       }
-      return toDocument(record, current?.deleted_version);
+      if (attempt > 0) await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      const reads = await this.bulk(
+        'read',
+        pending.map((r) => ({ operationType: 'Read', id: r.leadId, partitionKey: r.leadId })),
+      );
+      const writes: OperationInput[] = [];
+      const writing: { record: TwinRecord; outcome: UpsertOutcome }[] = [];
+      reads.forEach((result, i) => {
+        const record = pending[i];
+        const status = bulkStatus(result);
+        if (status !== 200 && status !== 404) throw bulkError(result);
+        const current =
+          status === 200 ? (result.response!.resourceBody as unknown as StoredTwinDocument) : null;
+        const outcome: UpsertOutcome = {
+          result: 'applied',
+          hadRecord: current !== null && toRecord(current) !== null,
+          tombstone: current?.deleted_version ?? null,
+        };
+        const next = decideUpsert(current, record);
+        if (next === null) settled.set(record.leadId, { ...outcome, result: 'stale' });
+        else {
+          writes.push(
+            current
+              ? {
+                  operationType: 'Replace',
+                  id: record.leadId,
+                  partitionKey: record.leadId,
+                  ifMatch: result.response!.eTag,
+                  resourceBody: asJson(next),
+                }
+              : createOf(next),
+          );
+          writing.push({ record, outcome });
+        }
+      });
+      const written = await this.bulk('write', writes);
+      pending = [];
+      written.forEach((result, i) => {
+        const { record, outcome } = writing[i];
+        const status = bulkStatus(result);
+        if (isSuccess(result)) settled.set(record.leadId, outcome);
+        // 412: replaced since our read; 409: created since our read; 404: deleted since our read.
+        else if (status === 412 || status === 409 || status === 404) pending.push(record);
+        else throw bulkError(result);
+      });
+    }
+    // Older records of a lead in the same call lose to its newest, as they would one after the other.
+    return records.map((record) => {
+      const outcome = settled.get(record.leadId)!;
+      return newest.get(record.leadId) === record ? outcome : { ...outcome, result: 'stale' };
     });
   }
 
@@ -132,6 +226,25 @@ export class CosmosTwinCatalog implements TwinCatalog {
   async tombstone(leadId: string): Promise<Version | null> {
     const doc = await this.read(leadId);
     return doc?.resource.deleted_version ?? null;
+  }
+
+  /** One bulk Read of the leads' documents (a point read each). */
+  async tombstones(leadIds: readonly string[]): Promise<Map<string, Version>> {
+    const ids = [...new Set(leadIds)];
+    for (const leadId of ids) parseLeadId(leadId);
+    const reads = await this.bulk(
+      'read',
+      ids.map((id) => ({ operationType: 'Read', id, partitionKey: id })),
+    );
+    const found = new Map<string, Version>();
+    reads.forEach((result, i) => {
+      const status = bulkStatus(result);
+      if (status === 404) return;
+      if (status !== 200) throw bulkError(result);
+      const deleted = (result.response!.resourceBody as unknown as StoredTwinDocument).deleted_version;
+      if (deleted !== undefined) found.set(ids[i], deleted);
+    });
+    return found;
   }
 
   async count(): Promise<number> {
@@ -221,6 +334,22 @@ export class CosmosTwinCatalog implements TwinCatalog {
     throw new Error(`gave up after ${this.maxConflictRetries} conflicting writes to one catalog document`);
   }
 
+  /**
+   * One executeBulkOperations call; each operation is billed as the request it stands for. Results come
+   * back in the order of the operations.
+   */
+  private async bulk(
+    operation: 'read' | 'write',
+    operations: OperationInput[],
+  ): Promise<BulkOperationResult[]> {
+    if (operations.length === 0) return [];
+    const results = await this.container.items.executeBulkOperations(operations);
+    for (const result of results) {
+      this.bill(operation, result.response?.requestCharge ?? chargeOf(result.error));
+    }
+    return results;
+  }
+
   /** One billable request and the request units it was charged (from x-ms-request-charge). */
   private bill(operation: 'read' | 'write' | 'query', requestUnits: number | undefined): void {
     this.meter.record('cosmos', operation, 'hot');
@@ -244,6 +373,46 @@ export function createCosmosTwinCatalog(options: CosmosTwinCatalogOptions): Cosm
     options.database ?? DEFAULT_DATABASE,
     options.container ?? DEFAULT_CONTAINER,
     { maxConflictRetries: options.maxConflictRetries, meter: options.meter },
+  );
+}
+
+function decideUpsert(current: StoredTwinDocument | null, record: TwinRecord): TwinDocument | null {
+  if (current?.deleted_version !== undefined && current.deleted_version >= record.version) return null;
+  if (current && !current.deleted && current.version !== undefined && current.version >= record.version) {
+    return null;
+  }
+  return toDocument(record, current?.deleted_version);
+}
+
+function createOf(doc: TwinDocument): OperationInput {
+  return { operationType: 'Create', partitionKey: doc.partition_key, resourceBody: asJson(doc) };
+}
+
+function asJson(doc: TwinDocument): JSONObject {
+  return doc as unknown as JSONObject;
+}
+
+function bulkStatus(result: BulkOperationResult): number | undefined {
+  return result.response?.statusCode ?? statusOf(result.error);
+}
+
+function isSuccess(result: BulkOperationResult): boolean {
+  const status = bulkStatus(result);
+  return status !== undefined && status >= 200 && status < 300;
+}
+
+function bulkError(result: BulkOperationResult): Error {
+  return (
+    result.error ??
+    new Error(
+      `catalog bulk ${result.operationInput.operationType} answered ${bulkStatus(result) ?? 'nothing'}`,
+    )
+  );
+}
+
+function chargeOf(error: unknown): number | undefined {
+  return Number(
+    (error as { headers?: Record<string, unknown> } | undefined)?.headers?.['x-ms-request-charge'],
   );
 }
 

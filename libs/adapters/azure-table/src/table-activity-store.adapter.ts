@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { odata, TableClient, TransactionAction } from '@azure/data-tables';
+import { odata, TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
 import {
   ActivityStore,
+  ActivityWrite,
   ApplyResult,
   BundleLocation,
   TierCandidate,
@@ -37,6 +38,8 @@ const DEFAULT_TABLE = 'twinactivity';
 /** The service's limit of operations per entity-group transaction. */
 export const MAX_TRANSACTION_OPERATIONS = 100;
 const PAGE_SIZE = 1000;
+/** Row keys per point query: with the partition key, the service's limit of 15 comparisons per filter. */
+const KEYS_PER_QUERY = 14;
 const DAY_MS = 86_400_000;
 // Candidate ranges are widened by this much so that rounding at a threshold can never hide an entity; the
 // exact tier is then decided by deriveTier, the domain's own function.
@@ -78,20 +81,49 @@ export class TableActivityStore implements ActivityStore, TierLedger {
   /** A write makes the twin hot at once: its new version is in the catalog and the hot blob tier. */
   async recordWrite(leadId: string, version: Version, at: Date): Promise<ApplyResult> {
     const atMs = epochMs(at);
-    return this.guarded(leadId, (current) => {
-      const deletedVersion = current ? deletedVersionOf(current) : undefined;
-      if (deletedVersion !== undefined && deletedVersion >= version) return null;
-      const live = current ? readLive(current) : null;
-      if (live && live.version >= version) return null;
-      return liveEntity(leadId, {
-        version,
-        lastWriteMs: live ? Math.max(live.lastWriteMs, atMs) : atMs,
-        lastAccessMs: live ? live.lastAccessMs : null,
-        tier: 'hot',
-        deletedVersion,
-        retired: live ? retireBundle(live) : undefined,
-      });
-    });
+    return this.guarded(leadId, (current) => decideWrite({ leadId, version, atMs }, current));
+  }
+
+  /**
+   * Entity-group transactions of up to 100 twins per partition, with the same guard as `recordWrite`: first
+   * a transaction creating every twin, which alone settles a group of twins the table has never seen (one
+   * request); a group where one exists (409) is read (one query per 14 twins, the service's limit of
+   * comparisons per filter), decided, and written in one transaction of creates and updates conditional on
+   * each ETag. A group that meets a concurrent write (412, 409, 404) is settled twin by twin on fresh data.
+   */
+  async recordWrites(writes: readonly ActivityWrite[]): Promise<ApplyResult[]> {
+    const newest = new Map<string, PendingWrite & { write: ActivityWrite }>();
+    for (const w of writes) {
+      parseLeadId(w.leadId);
+      const seen = newest.get(w.leadId);
+      if (!seen || seen.version < w.version) {
+        newest.set(w.leadId, { leadId: w.leadId, version: w.version, atMs: epochMs(w.at), write: w });
+      }
+    }
+    const byPartition = new Map<string, PendingWrite[]>();
+    for (const w of newest.values()) {
+      const key = activityPartitionKey(w.leadId);
+      byPartition.set(key, [...(byPartition.get(key) ?? []), w]);
+    }
+    const groups: PendingWrite[][] = [];
+    for (const group of byPartition.values()) {
+      for (let i = 0; i < group.length; i += MAX_TRANSACTION_OPERATIONS) {
+        groups.push(group.slice(i, i + MAX_TRANSACTION_OPERATIONS));
+      }
+    }
+    const settled = new Map<string, ApplyResult>();
+    let next = 0;
+    const worker = async () => {
+      while (next < groups.length) {
+        const group = groups[next++];
+        for (const [leadId, result] of await this.writeGroup(group)) settled.set(leadId, result);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.sweepConcurrency, groups.length) }, worker));
+    // Older writes of a lead in the same call lose to its newest, as they would one after the other.
+    return writes.map((w) =>
+      newest.get(w.leadId)!.write === w && settled.get(w.leadId) === 'applied' ? 'applied' : 'stale',
+    );
   }
 
   async recordAccess(leadId: string, at: Date): Promise<void> {
@@ -339,6 +371,66 @@ export class TableActivityStore implements ActivityStore, TierLedger {
     return moved;
   }
 
+  /** One partition's group of twins (at most 100); returns each twin's result. */
+  private async writeGroup(group: PendingWrite[]): Promise<Map<string, ApplyResult>> {
+    const results = new Map<string, ApplyResult>();
+    const creates = group.map((w) => decideWrite(w, null)!);
+    try {
+      await this.table.submitTransaction(
+        creates.map((entity): TransactionAction => ['create', asTable(entity)]),
+      );
+      for (const w of group) results.set(w.leadId, 'applied');
+      return results;
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+    const current = await this.readGroup(group);
+    const actions: TransactionAction[] = [];
+    const writing: PendingWrite[] = [];
+    for (const w of group) {
+      const found = current.get(w.leadId);
+      const entity = decideWrite(w, found?.entity ?? null);
+      if (entity === null) {
+        results.set(w.leadId, 'stale');
+        continue;
+      }
+      actions.push(
+        found ? ['update', asTable(entity), 'Replace', { etag: found.etag }] : ['create', asTable(entity)],
+      );
+      writing.push(w);
+    }
+    if (actions.length === 0) return results;
+    try {
+      await this.table.submitTransaction(actions);
+      for (const w of writing) results.set(w.leadId, 'applied');
+    } catch (e) {
+      const status = statusOf(e);
+      if (status !== 412 && status !== 409 && status !== 404) throw e;
+      for (const w of writing) {
+        results.set(w.leadId, await this.guarded(w.leadId, (fresh) => decideWrite(w, fresh)));
+      }
+    }
+    return results;
+  }
+
+  /** The stored entities of one partition's twins, by leadId, with as few queries as the filter limit allows. */
+  private async readGroup(
+    group: PendingWrite[],
+  ): Promise<Map<string, { entity: Record<string, unknown>; etag: string }>> {
+    const found = new Map<string, { entity: Record<string, unknown>; etag: string }>();
+    const partitionKey = activityPartitionKey(group[0].leadId);
+    for (let i = 0; i < group.length; i += KEYS_PER_QUERY) {
+      const keys = group.slice(i, i + KEYS_PER_QUERY).map((w) => odata`RowKey eq ${w.leadId}`);
+      const filter = `${odata`PartitionKey eq ${partitionKey}`} and (${keys.join(' or ')})`;
+      for await (const entity of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter },
+      })) {
+        found.set(entity.rowKey!, { entity, etag: entity.etag });
+      }
+    }
+    return found;
+  }
+
   private async read(leadId: string): Promise<{ entity: Record<string, unknown>; etag: string } | null> {
     parseLeadId(leadId);
     try {
@@ -386,6 +478,32 @@ export function createTableActivityStore(options: TableActivityStoreOptions): Ta
     createTableClient(options, options.table ?? DEFAULT_TABLE, 'createTableActivityStore'),
     { maxConflictRetries: options.maxConflictRetries, sweepConcurrency: options.sweepConcurrency },
   );
+}
+
+interface PendingWrite {
+  leadId: string;
+  version: Version;
+  atMs: number;
+}
+
+/** The entity a write leaves, or null when the stored one already has this version, a newer one or its deletion. */
+function decideWrite(w: PendingWrite, current: Record<string, unknown> | null): ActivityEntity | null {
+  const deletedVersion = current ? deletedVersionOf(current) : undefined;
+  if (deletedVersion !== undefined && deletedVersion >= w.version) return null;
+  const live = current ? readLive(current) : null;
+  if (live && live.version >= w.version) return null;
+  return liveEntity(w.leadId, {
+    version: w.version,
+    lastWriteMs: live ? Math.max(live.lastWriteMs, w.atMs) : w.atMs,
+    lastAccessMs: live ? live.lastAccessMs : null,
+    tier: 'hot',
+    deletedVersion,
+    retired: live ? retireBundle(live) : undefined,
+  });
+}
+
+function asTable(entity: ActivityEntity): TableEntity<Record<string, unknown>> {
+  return entity as unknown as TableEntity<Record<string, unknown>>;
 }
 
 function idleBound(cutoff: number): number {

@@ -21,6 +21,7 @@ export interface RedisTwinCacheOptions {
 }
 
 type Arg = string | Buffer | number;
+type SetArgs = [entryKey: string, guardKey: string, ...args: Arg[]];
 
 /** The commands `defineCommand` adds; ioredis cannot type them itself. */
 interface ScriptCommands {
@@ -83,19 +84,25 @@ export class RedisTwinCache implements TwinCache {
   }
 
   async set(entry: CachedTwin, ttlSeconds: number): Promise<'applied' | 'stale'> {
-    const version = parseVersion(entry.version);
-    const ttlMs = this.jittered(validTtlSeconds(ttlSeconds) * 1000);
     this.meter.record('redis', 'set', 'none');
-    const applied = await this.client.twinCacheSet(
-      this.entryKey(entry.leadId),
-      this.guardKey(entry.leadId),
-      version,
-      entry.classification,
-      ttlMs > 0 ? entry.markdown : EMPTY,
-      ttlMs,
-      Math.max(this.guardTtlMs, ttlMs),
-    );
+    const applied = await this.client.twinCacheSet(...this.setArgs(entry, ttlSeconds));
     return applied === 1 ? 'applied' : 'stale';
+  }
+
+  /**
+   * One pipeline of SET scripts (one round trip); Redis runs them in order, so entries of one lead converge
+   * on the newest. On a cluster the client splits the commands by node itself.
+   */
+  async setMany(
+    entries: readonly { entry: CachedTwin; ttlSeconds: number }[],
+  ): Promise<('applied' | 'stale')[]> {
+    if (entries.length === 0) return [];
+    const args = entries.map(({ entry, ttlSeconds }) => this.setArgs(entry, ttlSeconds));
+    for (let i = 0; i < entries.length; i++) this.meter.record('redis', 'set', 'none');
+    const answers = this.client.isCluster
+      ? await Promise.all(args.map((a) => this.client.twinCacheSet(...a)))
+      : await this.pipelined(args);
+    return answers.map((applied) => (applied === 1 ? 'applied' : 'stale'));
   }
 
   async invalidate(leadId: string, version: Version): Promise<void> {
@@ -112,6 +119,32 @@ export class RedisTwinCache implements TwinCache {
     if (this.closed) return;
     this.closed = true;
     if (this.owned && this.client.status !== 'end') await this.client.quit();
+  }
+
+  private setArgs(entry: CachedTwin, ttlSeconds: number): SetArgs {
+    const version = parseVersion(entry.version);
+    const ttlMs = this.jittered(validTtlSeconds(ttlSeconds) * 1000);
+    return [
+      this.entryKey(entry.leadId),
+      this.guardKey(entry.leadId),
+      version,
+      entry.classification,
+      ttlMs > 0 ? entry.markdown : EMPTY,
+      ttlMs,
+      Math.max(this.guardTtlMs, ttlMs),
+    ];
+  }
+
+  private async pipelined(args: SetArgs[]): Promise<number[]> {
+    const pipeline = this.client.pipeline() as unknown as ScriptCommands & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const a of args) void pipeline.twinCacheSet(...a);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, reply]) => {
+      if (error) throw error;
+      return reply as number;
+    });
   }
 
   private entryKey(leadId: string): string {

@@ -3,3 +3,4 @@ export * from './consumers';
 export * from './indexer.handler';
 export * from './tiering.handler';
 export * from './writer.handler';
+export * from './isolating-batch-handler';

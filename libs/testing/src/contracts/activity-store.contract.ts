@@ -56,6 +56,83 @@ export function describeActivityStoreContract(
       await cleanup();
     });
 
+    describe('recordWrites (batches)', () => {
+      it('records a batch of leads, one result per write in order, new and known leads mixed', async () => {
+        await store.recordWrite('lead-2', v[1], at(1000));
+        await store.recordWrite('lead-3', v[5], at(5000));
+        const results = await store.recordWrites([
+          { leadId: 'lead-1', version: v[2], at: at(2000) },
+          { leadId: 'lead-2', version: v[3], at: at(3000) },
+          { leadId: 'lead-3', version: v[4], at: at(4000) },
+        ]);
+        expect(results).toEqual(['applied', 'applied', 'stale']);
+        expect(await store.get('lead-1')).toMatchObject({
+          version: v[2],
+          lastWriteAt: at(2000).toISOString(),
+        });
+        expect(await store.get('lead-2')).toMatchObject({
+          version: v[3],
+          lastWriteAt: at(3000).toISOString(),
+        });
+        expect(await store.get('lead-3')).toMatchObject({ version: v[5] });
+      });
+
+      it.each([1, 2, 3])(
+        'converges on the newest write of a lead whatever the order in the batch (seed %i)',
+        async (seed) => {
+          await store.recordWrite('lead-1', v[2], at(2000));
+          const batch = shuffled([0, 3, 6, 6, 4, 1], seed).map((i) => ({
+            leadId: 'lead-1',
+            version: v[i],
+            at: at(i * 1000),
+          }));
+          const results = await store.recordWrites(batch);
+          expect(await store.get('lead-1')).toMatchObject({
+            version: v[6],
+            lastWriteAt: at(6000).toISOString(),
+          });
+          results.forEach((r, i) => {
+            if (batch[i].version <= v[2]) expect(r).toBe('stale');
+          });
+          expect(results.filter((r, i) => batch[i].version === v[6] && r === 'applied')).toHaveLength(1);
+        },
+      );
+
+      it('honours deletion tombstones: writes at or below are stale, newer ones apply', async () => {
+        await store.recordWrite('lead-1', v[0], at(0));
+        await store.remove('lead-1', v[3]);
+        await store.remove('lead-2', v[3]);
+        const results = await store.recordWrites([
+          { leadId: 'lead-1', version: v[2], at: at(2000) },
+          { leadId: 'lead-2', version: v[3], at: at(3000) },
+          { leadId: 'lead-2', version: v[4], at: at(4000) },
+        ]);
+        expect(results).toEqual(['stale', 'stale', 'applied']);
+        expect(await store.get('lead-1')).toBeNull();
+        expect(await store.get('lead-2')).toMatchObject({ version: v[4], tier: 'hot' });
+      });
+
+      it('records a large batch of many leads, some known already', async () => {
+        const leads = Array.from({ length: 150 }, (_, i) => `lead-${i}`);
+        for (const leadId of leads.slice(0, 20)) await store.recordWrite(leadId, v[1], at(1000));
+        const results = await store.recordWrites(
+          leads.map((leadId) => ({ leadId, version: v[2], at: at(2000) })),
+        );
+        expect(results.every((r) => r === 'applied')).toBe(true);
+        for (const leadId of [leads[0], leads[19], leads[20], leads[149]]) {
+          expect(await store.get(leadId)).toMatchObject({
+            version: v[2],
+            lastWriteAt: at(2000).toISOString(),
+          });
+        }
+        expect((await store.countByTier()).hot).toBe(150);
+      });
+
+      it('an empty batch answers nothing', async () => {
+        expect(await store.recordWrites([])).toEqual([]);
+      });
+    });
+
     describe('writes', () => {
       it('records the first write of a lead as hot, never accessed', async () => {
         expect(await store.recordWrite('lead-1', v[0], at(0))).toBe('applied');

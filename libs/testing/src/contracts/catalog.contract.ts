@@ -214,6 +214,86 @@ export function describeCatalogContract(name: string, factory: () => Promise<Cat
       });
     });
 
+    describe('upsertMany and tombstones (batches)', () => {
+      it('applies a batch of several leads and answers one outcome per record, in order', async () => {
+        await catalog.upsert(record('lead-2', v[1]));
+        await catalog.remove('lead-3', v[2]);
+        const batch = [record('lead-1', v[3]), record('lead-2', v[4]), record('lead-3', v[1])];
+        expect(await catalog.upsertMany(batch)).toEqual([
+          { result: 'applied', hadRecord: false, tombstone: null },
+          { result: 'applied', hadRecord: true, tombstone: null },
+          { result: 'stale', hadRecord: false, tombstone: v[2] },
+        ]);
+        expect(await catalog.get('lead-1')).toEqual(batch[0]);
+        expect(await catalog.get('lead-2')).toEqual(batch[1]);
+        expect(await catalog.get('lead-3')).toBeNull();
+      });
+
+      it.each([1, 2, 3])(
+        'converges on the newest record of a lead whatever the order in the batch (seed %i)',
+        async (seed) => {
+          await catalog.upsert(record('lead-1', v[2]));
+          const batch = shuffled(
+            [0, 3, 5, 5, 4, 1].map((i) => record('lead-1', v[i])),
+            seed,
+          );
+          const outcomes = await catalog.upsertMany(batch);
+          expect(await catalog.get('lead-1')).toEqual(record('lead-1', v[5]));
+          expect(outcomes.every((o) => o.hadRecord && o.tombstone === null)).toBe(true);
+          // Versions at or below the stored one are stale; of the two copies of the newest, one is applied.
+          outcomes.forEach((o, i) => {
+            if (batch[i].version <= v[2]) expect(o.result).toBe('stale');
+          });
+          expect(outcomes.filter((o, i) => batch[i].version === v[5] && o.result === 'applied')).toHaveLength(
+            1,
+          );
+        },
+      );
+
+      it('honours tombstones: records at or below are stale, newer ones come back with the tombstone', async () => {
+        await catalog.upsert(record('lead-1', v[0]));
+        await catalog.remove('lead-1', v[3]);
+        const outcomes = await catalog.upsertMany([record('lead-1', v[2]), record('lead-1', v[3])]);
+        expect(outcomes.map((o) => [o.result, o.tombstone])).toEqual([
+          ['stale', v[3]],
+          ['stale', v[3]],
+        ]);
+        expect(await catalog.get('lead-1')).toBeNull();
+        const after = await catalog.upsertMany([record('lead-1', v[4])]);
+        expect(after).toEqual([{ result: 'applied', hadRecord: false, tombstone: v[3] }]);
+        expect(await catalog.get('lead-1')).toEqual(record('lead-1', v[4]));
+      });
+
+      it('an empty batch changes nothing', async () => {
+        expect(await catalog.upsertMany([])).toEqual([]);
+        expect(await catalog.count()).toBe(0);
+      });
+
+      it('tombstones answers the leads that have one, in one call', async () => {
+        await catalog.upsert(record('lead-1', v[0]));
+        await catalog.remove('lead-1', v[1]);
+        await catalog.remove('lead-2', v[2]);
+        await catalog.upsert(record('lead-2', v[3]));
+        await catalog.upsert(record('lead-3', v[0]));
+        const found = await catalog.tombstones(['lead-1', 'lead-2', 'lead-3', 'never-seen']);
+        expect(Object.fromEntries(found)).toEqual({ 'lead-1': v[1], 'lead-2': v[2] });
+        expect((await catalog.tombstones([])).size).toBe(0);
+      });
+
+      it('concurrent batches and removals never resurrect a deleted lead', async () => {
+        const leads = ['lead-1', 'lead-2', 'lead-3'];
+        await Promise.all([
+          catalog.upsertMany(leads.flatMap((l) => v.slice(0, 4).map((ver) => record(l, ver)))),
+          catalog.upsertMany(leads.flatMap((l) => v.slice(2, 6).map((ver) => record(l, ver)))),
+          ...leads.map((l) => catalog.remove(l, v[6])),
+        ]);
+        for (const l of leads) {
+          expect(await catalog.get(l)).toBeNull();
+          expect(await catalog.tombstone(l)).toBe(v[6]);
+        }
+      });
+    });
+
     describe('count and list', () => {
       const ids = ['b-2', 'a-1', 'C-3', '0-zero', 'a-10', 'a-2', 'lead_9'];
 

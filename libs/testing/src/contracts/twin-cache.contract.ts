@@ -254,6 +254,53 @@ export function describeTwinCacheContract(name: string, factory: TwinCacheFixtur
       });
     });
 
+    describe('setMany (batches)', () => {
+      it('sets a batch of leads, one result per entry in order, with the same compare-and-set as set', async () => {
+        const other = `${lead}-other`;
+        const cold = `${lead}-cold`;
+        const [a, b, c] = [nextVersion(), nextVersion(), nextVersion()];
+        await cache.set(twin(b), HOT);
+        await cache.set(twin(a, 'old', 'hot', cold), HOT);
+        const results = await cache.setMany([
+          { entry: twin(a), ttlSeconds: HOT },
+          { entry: twin(c, 'other lead', 'warm', other), ttlSeconds: cacheTtlSeconds('warm') },
+          { entry: twin(b, 'cold now', 'cold', cold), ttlSeconds: 0 },
+        ]);
+        expect(results).toEqual(['stale', 'applied', 'applied']);
+        expect((await cache.get(lead))!.version).toBe(b);
+        expect((await cache.get(other))!.markdown.toString()).toBe('other lead');
+        expect(await cache.get(cold)).toBeNull();
+      });
+
+      it('converges on the newest entry of a lead, duplicates and older-after-newer included', async () => {
+        const versions = [nextVersion(), nextVersion(), nextVersion()];
+        const order = [versions[1], versions[0], versions[2], versions[1], versions[2]];
+        const results = await cache.setMany(
+          order.map((v) => ({ entry: twin(v, `content of ${v}`), ttlSeconds: HOT })),
+        );
+        expect(results).toEqual(['applied', 'stale', 'applied', 'stale', 'stale']);
+        const got = await cache.get(lead);
+        expect(got!.version).toBe(versions[2]);
+        expect(got!.markdown.toString()).toBe(`content of ${versions[2]}`);
+      });
+
+      it('respects a deletion tombstone for every entry of the batch', async () => {
+        const [a, deletedAt, c] = [nextVersion(), nextVersion(), nextVersion()];
+        await cache.invalidate(lead, deletedAt);
+        const results = await cache.setMany([
+          { entry: twin(a), ttlSeconds: HOT },
+          { entry: twin(deletedAt), ttlSeconds: HOT },
+          { entry: twin(c), ttlSeconds: HOT },
+        ]);
+        expect(results).toEqual(['stale', 'stale', 'applied']);
+        expect((await cache.get(lead))!.version).toBe(c);
+      });
+
+      it('an empty batch answers nothing', async () => {
+        expect(await cache.setMany([])).toEqual([]);
+      });
+    });
+
     describe('concurrency', () => {
       const shuffle = <T>(items: T[]): T[] => {
         const out = [...items];

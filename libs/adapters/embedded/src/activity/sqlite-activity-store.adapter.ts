@@ -1,5 +1,6 @@
 import {
   ActivityStore,
+  ActivityWrite,
   ApplyResult,
   BundleLocation,
   TierCandidate,
@@ -8,7 +9,7 @@ import {
   TwinActivity,
 } from '@twinstore/application';
 import { Tier, TierThresholds, TIERS, Version } from '@twinstore/domain';
-import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
+import { immediate, immediateAsync, openSqlite, SqliteDatabase } from '../sqlite';
 
 export interface SqliteActivityStoreOptions {
   file: string;
@@ -83,6 +84,15 @@ export class SqliteActivityStore implements ActivityStore, TierLedger {
   async recordWrite(leadId: string, version: Version, at: Date): Promise<ApplyResult> {
     const { changes } = this.stmt.recordWrite.run({ leadId, version, at: epochMs(at) });
     return changes > 0 ? 'applied' : 'stale';
+  }
+
+  /** One write transaction for the whole batch: one commit instead of one per twin. */
+  async recordWrites(writes: readonly ActivityWrite[]): Promise<ApplyResult[]> {
+    if (writes.length === 0) return [];
+    const rows = writes.map((w) => ({ leadId: w.leadId, version: w.version, at: epochMs(w.at) }));
+    return immediateAsync(this.db, () =>
+      rows.map((row) => (this.stmt.recordWrite.run(row).changes > 0 ? 'applied' : 'stale')),
+    );
   }
 
   async recordAccess(leadId: string, at: Date): Promise<void> {

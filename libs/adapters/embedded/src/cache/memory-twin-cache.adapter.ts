@@ -124,6 +124,14 @@ export class MemoryTwinCache implements TwinCache {
     return 'applied';
   }
 
+  async setMany(
+    entries: readonly { entry: CachedTwin; ttlSeconds: number }[],
+  ): Promise<('applied' | 'stale')[]> {
+    const results: ('applied' | 'stale')[] = [];
+    for (const { entry, ttlSeconds } of entries) results.push(await this.set(entry, ttlSeconds));
+    return results;
+  }
+
   async invalidate(leadId: string, version: Version): Promise<void> {
     const deletedAt = parseVersion(version);
     const now = this.now();

@@ -1,6 +1,6 @@
-import { ApplyResult, TwinCatalog } from '@twinstore/application';
+import { ApplyResult, TwinCatalog, UpsertOutcome } from '@twinstore/application';
 import { TwinMetadata, TwinRecord, Version } from '@twinstore/domain';
-import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
+import { immediate, immediateAsync, openSqlite, SqliteDatabase } from '../sqlite';
 
 export interface SqliteCatalogOptions {
   file: string;
@@ -59,24 +59,23 @@ export class SqliteTwinCatalog implements TwinCatalog {
   }
 
   async upsert(record: TwinRecord): Promise<ApplyResult> {
-    const { metadata } = record;
-    // One statement: the tombstone guard is the INSERT's WHERE, the version guard the UPSERT's WHERE, so no
-    // interleaving with a concurrent remove() in another process can resurrect a deleted lead.
-    const { changes } = this.stmt.upsert.run({
-      leadId: record.leadId,
-      version: record.version,
-      blobPath: record.blobPath,
-      contentHash: record.contentHash,
-      size: record.size,
-      savedAt: record.savedAt,
-      classification: metadata.classification,
-      age: metadata.age ?? null,
-      income: metadata.income ?? null,
-      location: metadata.location ?? null,
-      tags: JSON.stringify(metadata.tags),
-      metadata: JSON.stringify(metadata),
+    return (await this.upsertMany([record]))[0].result;
+  }
+
+  /** One write transaction for the whole batch: one commit (and one WAL sync point) instead of one per record. */
+  async upsertMany(records: readonly TwinRecord[]): Promise<UpsertOutcome[]> {
+    if (records.length === 0) return [];
+    return immediateAsync(this.db, () => {
+      const hadRecord = new Map<string, boolean>();
+      for (const { leadId } of records) {
+        if (!hadRecord.has(leadId)) hadRecord.set(leadId, this.stmt.exists.get(leadId) !== undefined);
+      }
+      return records.map((record) => {
+        const result = this.upsertOne(record);
+        const tombstone = (this.stmt.tombstone.get(record.leadId)?.version as Version | undefined) ?? null;
+        return { result, hadRecord: hadRecord.get(record.leadId)!, tombstone };
+      });
     });
-    return changes > 0 ? 'applied' : 'stale';
   }
 
   async get(leadId: string): Promise<TwinRecord | null> {
@@ -96,7 +95,19 @@ export class SqliteTwinCatalog implements TwinCatalog {
   }
 
   async tombstone(leadId: string): Promise<Version | null> {
-    return (this.stmt.tombstone.get(leadId)?.version as Version | undefined) ?? null;
+    return (await this.tombstones([leadId])).get(leadId) ?? null;
+  }
+
+  async tombstones(leadIds: readonly string[]): Promise<Map<string, Version>> {
+    const found = new Map<string, Version>();
+    // One read transaction: a consistent snapshot, and no lock taken per lead.
+    this.db.transaction(() => {
+      for (const leadId of leadIds) {
+        const tomb = this.stmt.tombstone.get(leadId);
+        if (tomb) found.set(leadId, tomb.version as Version);
+      }
+    })();
+    return found;
   }
 
   async count(): Promise<number> {
@@ -112,6 +123,27 @@ export class SqliteTwinCatalog implements TwinCatalog {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private upsertOne(record: TwinRecord): ApplyResult {
+    const { metadata } = record;
+    // One statement: the tombstone guard is the INSERT's WHERE, the version guard the UPSERT's WHERE, so no
+    // interleaving with a concurrent remove() in another process can resurrect a deleted lead.
+    const { changes } = this.stmt.upsert.run({
+      leadId: record.leadId,
+      version: record.version,
+      blobPath: record.blobPath,
+      contentHash: record.contentHash,
+      size: record.size,
+      savedAt: record.savedAt,
+      classification: metadata.classification,
+      age: metadata.age ?? null,
+      income: metadata.income ?? null,
+      location: metadata.location ?? null,
+      tags: JSON.stringify(metadata.tags),
+      metadata: JSON.stringify(metadata),
+    });
+    return changes > 0 ? 'applied' : 'stale';
   }
 }
 
@@ -138,6 +170,7 @@ function prepareStatements(db: SqliteDatabase) {
        WHERE excluded.version > catalog_twins.version`,
     ),
     get: db.prepare<[string], TwinRow>(`SELECT ${RECORD_COLUMNS} FROM catalog_twins WHERE lead_id = ?`),
+    exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM catalog_twins WHERE lead_id = ?'),
     tombstone: db.prepare<[string], { version: string }>(
       'SELECT version FROM catalog_tombstones WHERE lead_id = ?',
     ),
