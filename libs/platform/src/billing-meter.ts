@@ -52,6 +52,7 @@ const cosmosWrite = all(
 const EMBEDDED_EQUIVALENTS: Record<'content' | 'catalog' | 'search' | 'activity' | 'cache', MethodMeters> = {
   content: {
     put: rec('blob', 'write', 'hot'),
+    putMany: (m, [items]) => m.record('blob', 'write', 'hot', lengthOf(items)),
     get: all(rec('blob', 'read', 'hot'), rec('blob', 'other', 'hot')),
     head: rec('blob', 'other', 'hot'),
     delete: rec('blob', 'delete', 'hot'),

@@ -19,7 +19,9 @@ import {
   NO_BILLING_METER,
   RehydratePriority,
   PreconditionFailedError,
+  PutBlobItem,
   PutBlobOptions,
+  PutBlobOutcome,
 } from '@twinstore/application';
 import { assertBlobMetadata } from './blob-path';
 
@@ -62,6 +64,11 @@ const DEFAULT_CONTAINER = 'twins';
 /** The Blob Batch API's limit of sub-requests per batch. */
 export const MAX_BATCH_DELETE = 256;
 const BATCH_CONCURRENCY = 4;
+/**
+ * Uploads of one putMany() in flight at once. Blob Storage has no multi-blob write: a group is parallel Put
+ * Blob requests, bounded so one batch does not take every socket of the agent.
+ */
+export const PUT_MANY_CONCURRENCY = 16;
 const READ_ATTEMPTS = 5;
 const TIER_TO_AZURE: Record<BlobTier, 'Hot' | 'Cool' | 'Archive'> = {
   hot: 'Hot',
@@ -130,6 +137,23 @@ export class AzureBlobContentStore implements ContentStore, BlobTiering {
       }
       throw e;
     }
+  }
+
+  /** Every item its own Put Blob (conditions included), PUT_MANY_CONCURRENCY at a time; outcomes in order. */
+  async putMany(items: readonly PutBlobItem[]): Promise<PutBlobOutcome[]> {
+    const outcomes: PutBlobOutcome[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++;
+        const { path, body, options } = items[i];
+        outcomes[i] = await this.put(path, body, options).catch((e: unknown) =>
+          e instanceof Error ? e : new Error(String(e)),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUT_MANY_CONCURRENCY, items.length) }, worker));
+    return outcomes;
   }
 
   async get(path: string): Promise<{ body: Buffer; properties: BlobProperties } | null> {

@@ -25,7 +25,7 @@ function spyOnSaves(
   leadId: string,
   options: { delayMs?: number; failOnce?: boolean } = {},
 ) {
-  const content = runtime.content as { put: TwinsRuntime['content']['put'] };
+  const content = runtime.content as Pick<TwinsRuntime['content'], 'put' | 'putMany'>;
   const publisher = runtime.publisher as { publish: TwinsRuntime['publisher']['publish'] };
   const put = content.put.bind(runtime.content);
   const publish = publisher.publish.bind(runtime.publisher);
@@ -38,10 +38,18 @@ function spyOnSaves(
         failOnce = false;
         throw new Error('injected blob store failure');
       }
+      // Counted once written: a create refused because the day-blob exists (create-first) wrote nothing.
+      const written = await put(path, body, putOptions);
       counts.blobWrites++;
+      return written;
     }
     return put(path, body, putOptions);
   };
+  if (content.putMany) {
+    // A group goes through the spied put() item by item, so it is counted (and held or failed) the same way.
+    content.putMany = (items) =>
+      Promise.all(items.map((i) => content.put(i.path, i.body, i.options).catch((e: unknown) => e as Error)));
+  }
   publisher.publish = async (events: TwinEvent[]) => {
     counts.events += events.filter((e) => e.type === 'twin.saved.v1' && e.subject === leadId).length;
     return publish(events);
@@ -50,6 +58,7 @@ function spyOnSaves(
     counts,
     restore() {
       delete (content as Partial<typeof content>).put;
+      delete (content as Partial<typeof content>).putMany;
       delete (publisher as Partial<typeof publisher>).publish;
     },
   };

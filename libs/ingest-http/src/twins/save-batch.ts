@@ -3,8 +3,6 @@ import type { SaveTwinUseCase } from '@twinstore/application';
 import { backendBusy } from '../http/back-pressure';
 import { problem, Problem, ProblemError } from '../http/problem';
 
-export const BATCH_CONCURRENCY = 16;
-
 export interface BatchItemResult {
   /** Position of the item in the request. */
   index: number;
@@ -26,7 +24,6 @@ export interface SaveBatchOptions {
   save: SaveTwinUseCase;
   /** Largest markdown accepted per item (the single-twin body limit). */
   maxItemBytes: number;
-  concurrency?: number;
   traceparent?: string;
   instance: string;
   /** Called for an unexpected failure of one item; the item answers 500 with this correlation id. */
@@ -54,58 +51,37 @@ export function batchItems(body: unknown): unknown[] {
 }
 
 /**
- * Every item is validated first; valid items are then saved with bounded concurrency. Items of the same lead
- * are saved one after the other in request order, so the last one in the batch is the newest version.
- * An invalid or failing item never prevents the others.
+ * Every item is validated first; the valid items are then saved as one group (SaveTwinUseCase.executeMany:
+ * their blobs written together, their events published in one call). Items of the same lead are saved one
+ * after the other in request order, so the last one in the batch is the newest version. An invalid or failing
+ * item never prevents the others.
  */
 export async function saveBatch(items: unknown[], options: SaveBatchOptions): Promise<BatchItemResult[]> {
   const results: BatchItemResult[] = new Array(items.length);
-  const byLead = new Map<string, ValidItem[]>();
+  const valid: ValidItem[] = [];
   items.forEach((raw, index) => {
     const leadId =
       typeof raw === 'object' && raw !== null && typeof (raw as { leadId?: unknown }).leadId === 'string'
         ? (raw as { leadId: string }).leadId.slice(0, 256)
         : null;
     try {
-      const valid = validateItem(raw, index, options.maxItemBytes);
-      const queue = byLead.get(valid.leadId) ?? [];
-      queue.push(valid);
-      byLead.set(valid.leadId, queue);
+      valid.push(validateItem(raw, index, options.maxItemBytes));
     } catch (e) {
       results[index] = { index, leadId, ...itemProblem(e, index, options) };
     }
   });
+  if (valid.length === 0) return results;
 
-  const queues = [...byLead.values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < queues.length) {
-      const queue = queues[next++];
-      for (const item of queue) {
-        try {
-          const saved = await options.save.execute({
-            leadId: item.leadId,
-            document: item.document,
-            traceparent: options.traceparent,
-          });
-          results[item.index] = {
-            index: item.index,
-            leadId: item.leadId,
-            status: 202,
-            version: saved.version,
-          };
-        } catch (e) {
-          results[item.index] = {
-            index: item.index,
-            leadId: item.leadId,
-            ...itemProblem(e, item.index, options),
-          };
-        }
-      }
-    }
-  };
-  const concurrency = Math.max(1, Math.min(options.concurrency ?? BATCH_CONCURRENCY, queues.length));
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const saved = await options.save.executeMany(
+    valid.map((item) => ({ leadId: item.leadId, document: item.document, traceparent: options.traceparent })),
+  );
+  valid.forEach((item, i) => {
+    const outcome = saved[i];
+    results[item.index] =
+      outcome instanceof Error
+        ? { index: item.index, leadId: item.leadId, ...itemProblem(outcome, item.index, options) }
+        : { index: item.index, leadId: item.leadId, status: 202, version: outcome.version };
+  });
   return results;
 }
 

@@ -315,5 +315,54 @@ export function describeContentStoreContract(
       const listed = (await collect(store.list('many/'))).map((p) => p.path);
       expect(listed).toEqual(names);
     });
+
+    describe('putMany (when the store offers it)', () => {
+      it('writes every item with its own condition and outcome, in order', async () => {
+        if (!store.putMany) return;
+        const { etag: oldEtag } = await store.put('pm/replace.md', Buffer.from('old'), { contentType: MD });
+        await store.put('pm/taken.md', Buffer.from('taken'), { contentType: MD });
+        const outcomes = await store.putMany([
+          { path: 'pm/new.md', body: Buffer.from('new'), options: { contentType: MD, ifNoneMatch: '*' } },
+          { path: 'pm/taken.md', body: Buffer.from('x'), options: { contentType: MD, ifNoneMatch: '*' } },
+          {
+            path: 'pm/replace.md',
+            body: Buffer.from('newer'),
+            options: { contentType: MD, ifMatch: oldEtag },
+          },
+          { path: 'pm/stale.md', body: Buffer.from('x'), options: { contentType: MD, ifMatch: oldEtag } },
+          {
+            path: 'pm/plain.md',
+            body: Buffer.from('plain'),
+            options: { contentType: MD, metadata: { v: '1' } },
+          },
+        ]);
+        expect(outcomes[1]).toBeInstanceOf(PreconditionFailedError);
+        expect(outcomes[3]).toBeInstanceOf(PreconditionFailedError);
+        for (const [i, path, body] of [
+          [0, 'pm/new.md', 'new'],
+          [2, 'pm/replace.md', 'newer'],
+          [4, 'pm/plain.md', 'plain'],
+        ] as const) {
+          const got = await store.get(path);
+          expect(got?.body.toString()).toBe(body);
+          expect(outcomes[i]).toEqual({ etag: got?.properties.etag });
+        }
+        expect((await store.get('pm/plain.md'))?.properties.metadata).toEqual({ v: '1' });
+        expect((await store.get('pm/taken.md'))?.body.toString()).toBe('taken');
+        expect(await store.head('pm/stale.md')).toBeNull();
+      });
+
+      it('writes a group of a hundred', async () => {
+        if (!store.putMany) return;
+        const items = Array.from({ length: 100 }, (_, i) => ({
+          path: `pm/many/${String(i).padStart(3, '0')}.md`,
+          body: Buffer.from(`# twin ${i}`),
+          options: { contentType: MD, ifNoneMatch: '*' as const },
+        }));
+        const outcomes = await store.putMany(items);
+        expect(outcomes.filter((o) => o instanceof Error)).toEqual([]);
+        expect((await collect(store.list('pm/many/'))).map((p) => p.path)).toEqual(items.map((i) => i.path));
+      });
+    });
   });
 }

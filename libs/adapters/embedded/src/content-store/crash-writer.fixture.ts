@@ -2,7 +2,7 @@
  * Child process of the crash-safety test (bundled by the test with esbuild, then run with node). Writes and
  * deletes blobs as fast as it can until it is killed, logging each operation to stdout before it starts
  * (`B seq op path`) and after it was acknowledged (`A seq`). Each worker owns its own paths, so a path has
- * at most one operation in flight.
+ * at most one operation in flight. The last worker writes groups of its paths with putMany().
  *
  * Usage: node crash-writer.js <dir> <first seq>
  */
@@ -11,6 +11,7 @@ import { writeSync } from 'node:fs';
 import { openFsContentStore } from './fs-content-store.adapter';
 
 const WORKERS = 4;
+const GROUP_WORKER_PATHS = 12;
 const PATHS_PER_WORKER = 6;
 // A few bodies shared between paths and writers, so object de-duplication and collection race for real.
 const SHARED_BODIES = [randomBytes(10_240), Buffer.from('shared\r\n'), Buffer.alloc(0)];
@@ -30,8 +31,34 @@ async function main(): Promise<void> {
   const [dir, firstSeq] = process.argv.slice(2);
   const store = openFsContentStore({ dir });
   let seq = Number(firstSeq);
-  await Promise.all(
-    Array.from({ length: WORKERS }, async (_, worker) => {
+  const groups = async () => {
+    for (;;) {
+      const paths = [
+        ...new Set(Array.from({ length: randomInt(2, 8) }, () => randomInt(GROUP_WORKER_PATHS))),
+      ];
+      const items = paths.map((p) => {
+        const bytes = body();
+        const id = seq++;
+        const path = `crash/group/p${p}.md`;
+        log(`B ${id} put ${path}`);
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        return {
+          id,
+          path,
+          body: bytes,
+          options: { contentType: 'text/markdown', metadata: { seq: String(id), sha256 } },
+        };
+      });
+      const outcomes = await store.putMany(items);
+      outcomes.forEach((outcome, i) => {
+        if (outcome instanceof Error) throw outcome;
+        log(`A ${items[i].id}`);
+      });
+    }
+  };
+  await Promise.all([
+    groups(),
+    ...Array.from({ length: WORKERS }, async (_, worker) => {
       for (;;) {
         const path = `crash/w${worker}/p${randomInt(PATHS_PER_WORKER)}.md`;
         const id = seq++;
@@ -51,7 +78,7 @@ async function main(): Promise<void> {
         log(`A ${id}`);
       }
     }),
-  );
+  ]);
 }
 
 main().catch((e: unknown) => {

@@ -7,7 +7,9 @@ import {
   ContentStore,
   CopyState,
   PreconditionFailedError,
+  PutBlobItem,
   PutBlobOptions,
+  PutBlobOutcome,
 } from '@twinstore/application';
 import { immediate, openSqlite, SqliteDatabase } from '../sqlite';
 import { WalSync } from '../wal-sync';
@@ -70,7 +72,8 @@ const COLUMNS = 'path, object, etag, size, content_type, metadata, last_modified
  *
  * Crash safety: put() makes the object durable first (temp file, fsync, rename, fsync dir) and only then
  * commits the row in one IMMEDIATE transaction that also checks the preconditions; it resolves once the WAL
- * holding the row is fsynced (see flushPuts). A kill at any moment
+ * holding the row is fsynced (see flushPuts). putMany() does the same steps for a whole group, each step for
+ * every object before the next (ObjectFiles.ensureMany), then commits all rows at once. A kill at any moment
  * leaves the old row or the new row, each pointing at complete bytes; the worst case is an orphan object
  * file, which collectGarbage() reclaims.
  *
@@ -83,8 +86,13 @@ export class FsContentStore implements ContentStore, BlobTiering {
   private readonly wal: WalSync | undefined;
   private readonly objects: ObjectFiles;
   private readonly stmt: Statements;
-  private readonly commitQueue: PendingPut[] = [];
+  /** Groups of puts waiting for their commit; a group (one putMany) is never split across commits. */
+  private readonly commitQueue: PendingPut[][] = [];
   private flushScheduled = false;
+  /** Object files waiting to be written as the next group (see writeObjects). */
+  private objectQueue: { hash: Buffer; body: Buffer; settle(error: Error | undefined): void }[] = [];
+  private objectsScheduled = false;
+  private objectsWriting = false;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly listPageSize: number;
 
@@ -103,8 +111,20 @@ export class FsContentStore implements ContentStore, BlobTiering {
   }
 
   put(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
-    const pending = this.putOnce(path, body, options);
-    // Tracked so that close() lets accepted puts finish instead of failing them half-way.
+    return this.track(this.putOnce(path, body, options));
+  }
+
+  /**
+   * A group of puts made durable together: every object file is written first, then all of them fsynced at
+   * once, renamed, and each touched directory fsynced once (ObjectFiles.ensureMany); then all rows commit in
+   * one transaction and one WAL fsync. Each item keeps its own precondition and outcome.
+   */
+  putMany(items: readonly PutBlobItem[]): Promise<PutBlobOutcome[]> {
+    return this.track(this.putGroup(items));
+  }
+
+  /** Tracked so that close() lets accepted puts finish instead of failing them half-way. */
+  private track<T>(pending: Promise<T>): Promise<T> {
     this.inFlight.add(pending);
     const untrack = () => this.inFlight.delete(pending);
     pending.then(untrack, untrack);
@@ -114,23 +134,129 @@ export class FsContentStore implements ContentStore, BlobTiering {
   private async putOnce(path: string, body: Buffer, options: PutBlobOptions): Promise<{ etag: string }> {
     assertBlobPath(path);
     assertPutOptions(options);
+    this.refuseEarly(path, options);
     const hash = ObjectFiles.hash(body);
-    await this.objects.ensure(hash, body);
-    const etag = `"${randomBytes(12).toString('hex')}"`;
-    const metadata = JSON.stringify(options.metadata ?? {});
-    await new Promise<void>((resolve, reject) => {
-      this.commitQueue.push({ path, hash, body, etag, metadata, options, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushPuts());
+    const [failure] = await this.writeObjects([{ hash, body }]);
+    if (failure) throw failure;
+    const put = this.pendingPut(path, hash, body, options);
+    this.enqueue([put.pending]);
+    await put.settled;
+    return { etag: put.pending.etag };
+  }
+
+  /**
+   * Group commit of object files, for put() and putMany() alike: one group is written at a time
+   * (ObjectFiles.ensureMany), and whatever arrives meanwhile becomes the next group, so the busier the store,
+   * the more objects share each fsync phase. The objects of a group come back together, so their rows reach the
+   * commit queue in the same turn. Resolves, per object, its error or undefined once it is durable.
+   */
+  private writeObjects(objects: { hash: Buffer; body: Buffer }[]): Promise<(Error | undefined)[]> {
+    const settled = Promise.all(
+      objects.map((o) => new Promise<Error | undefined>((settle) => this.objectQueue.push({ ...o, settle }))),
+    );
+    this.scheduleObjects();
+    return settled;
+  }
+
+  private scheduleObjects(): void {
+    if (this.objectsWriting || this.objectsScheduled || this.objectQueue.length === 0) return;
+    this.objectsScheduled = true;
+    setImmediate(() => this.flushObjects());
+  }
+
+  private flushObjects(): void {
+    this.objectsScheduled = false;
+    const group = this.objectQueue;
+    this.objectQueue = [];
+    this.objectsWriting = true;
+    this.objects
+      .ensureMany(group)
+      .then(
+        (outcomes) => group.forEach((o, i) => o.settle(outcomes[i])),
+        (e: unknown) => group.forEach((o) => o.settle(e as Error)),
+      )
+      .finally(() => {
+        this.objectsWriting = false;
+        this.scheduleObjects();
+      });
+  }
+
+  private async putGroup(items: readonly PutBlobItem[]): Promise<PutBlobOutcome[]> {
+    const outcomes: PutBlobOutcome[] = new Array(items.length);
+    const valid: { index: number; item: PutBlobItem; hash: Buffer }[] = [];
+    const paths = new Set<string>();
+    items.forEach((item, index) => {
+      try {
+        assertBlobPath(item.path);
+        assertPutOptions(item.options);
+        if (paths.has(item.path)) throw new Error(`${item.path} appears twice in one putMany group`);
+        paths.add(item.path);
+        this.refuseEarly(item.path, item.options);
+        valid.push({ index, item, hash: ObjectFiles.hash(item.body) });
+      } catch (e) {
+        outcomes[index] = e as Error;
       }
     });
-    return { etag };
+    const written = await this.writeObjects(valid.map(({ hash, item }) => ({ hash, body: item.body })));
+    const puts: { index: number; put: ReturnType<FsContentStore['pendingPut']> }[] = [];
+    valid.forEach(({ index, item, hash }, i) => {
+      const failure = written[i];
+      if (failure) outcomes[index] = failure;
+      else puts.push({ index, put: this.pendingPut(item.path, hash, item.body, item.options) });
+    });
+    this.enqueue(puts.map(({ put }) => put.pending));
+    await Promise.all(
+      puts.map(({ index, put }) =>
+        put.settled.then(
+          () => (outcomes[index] = { etag: put.pending.etag }),
+          (e: unknown) => (outcomes[index] = e as Error),
+        ),
+      ),
+    );
+    return outcomes;
+  }
+
+  /**
+   * A precondition that already fails is refused before any object is written: create-first writers meet an
+   * existing blob routinely, and its object write would be all fsyncs for nothing. The commit checks again.
+   */
+  private refuseEarly(path: string, options: PutBlobOptions): void {
+    if (options.ifNoneMatch === undefined && options.ifMatch === undefined) return;
+    const current = this.stmt.select.get(path);
+    if (options.ifNoneMatch === '*' && current) throw new PreconditionFailedError(path);
+    if (options.ifMatch !== undefined && !etagMatches(options.ifMatch, current)) {
+      throw new PreconditionFailedError(path);
+    }
+  }
+
+  private pendingPut(
+    path: string,
+    hash: Buffer,
+    body: Buffer,
+    options: PutBlobOptions,
+  ): { pending: PendingPut; settled: Promise<void> } {
+    const etag = `"${randomBytes(12).toString('hex')}"`;
+    const metadata = JSON.stringify(options.metadata ?? {});
+    let pending!: PendingPut;
+    const settled = new Promise<void>((resolve, reject) => {
+      pending = { path, hash, body, etag, metadata, options, resolve, reject };
+    });
+    return { pending, settled };
+  }
+
+  private enqueue(group: PendingPut[]): void {
+    if (group.length === 0) return;
+    this.commitQueue.push(group);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushPuts());
+    }
   }
 
   /**
    * Group commit: the puts whose objects became durable by the same turn of the event loop share one
-   * IMMEDIATE transaction (at most MAX_PUTS_PER_COMMIT). It commits without an fsync; the WAL fsync runs on
+   * IMMEDIATE transaction (at most MAX_PUTS_PER_COMMIT, unless a single putMany group is larger: a group is
+   * never split). It commits without an fsync; the WAL fsync runs on
    * the thread pool, shared with every other commit made meanwhile (WalSync), and each put is answered only
    * after it. Each put still checks its own precondition against the rows as left by the puts before it; a
    * refused put writes nothing and does not affect the others. An error of the transaction itself fails the
@@ -138,7 +264,11 @@ export class FsContentStore implements ContentStore, BlobTiering {
    */
   private flushPuts(): void {
     this.flushScheduled = false;
-    const batch = this.commitQueue.splice(0, MAX_PUTS_PER_COMMIT);
+    const batch: PendingPut[] = [];
+    while (this.commitQueue.length > 0) {
+      if (batch.length > 0 && batch.length + this.commitQueue[0].length > MAX_PUTS_PER_COMMIT) break;
+      batch.push(...this.commitQueue.shift()!);
+    }
     if (batch.length === 0) return;
     if (this.commitQueue.length > 0) {
       this.flushScheduled = true;
@@ -200,7 +330,7 @@ export class FsContentStore implements ContentStore, BlobTiering {
       return new PreconditionFailedError(path);
     }
     // A concurrent delete or collectGarbage() (any process) may have unlinked an identical object between
-    // ensure() and this transaction. We hold the write lock now, and every unlink happens under that lock
+    // ensureMany() and this transaction. We hold the write lock now, and every unlink happens under that lock
     // after checking that no row references the object; so once the file is present here and our row
     // commits, nobody can remove it.
     this.objects.ensureSync(put.hash, put.body);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeTempDir, pollUntil, TempDir } from '@twinstore/testing';
+import { PreconditionFailedError, PutBlobItem } from '@twinstore/application';
 import { WalSync } from '../wal-sync';
 import { FsContentStore, openFsContentStore } from './fs-content-store.adapter';
 import { ObjectFiles } from './object-files';
@@ -27,7 +28,9 @@ function gate(): { promise: Promise<void>; open(): void } {
  */
 function objectsLandTogether(): () => void {
   const all = gate();
-  vi.spyOn(ObjectFiles.prototype, 'ensure').mockImplementation(() => all.promise);
+  vi.spyOn(ObjectFiles.prototype, 'ensureMany').mockImplementation((objects) =>
+    all.promise.then(() => objects.map(() => undefined)),
+  );
   return all.open;
 }
 
@@ -122,6 +125,61 @@ describe('FsContentStore group commit of the name table', () => {
     vi.spyOn(WalSync.prototype, 'sync').mockRejectedValueOnce(new Error('EIO: fsync failed'));
     await expect(store.put('a/x.md', Buffer.from('x'), put)).rejects.toThrow('EIO');
     await expect(store.put('a/y.md', Buffer.from('y'), put)).resolves.toBeDefined();
+  });
+
+  it('putMany: writes a group in one transaction and one WAL fsync; each item keeps its own outcome', async () => {
+    await store.put('g/taken.md', Buffer.from('already there'), put);
+    const commit = vi.spyOn(WalSync.prototype, 'commitWithoutFsync');
+    const sync = vi.spyOn(WalSync.prototype, 'sync');
+    const items: PutBlobItem[] = Array.from({ length: 300 }, (_, i) => ({
+      path: `g/${i}.md`,
+      body: Buffer.from(`body ${i % 250}`), // some identical bodies: one object each
+      options: { ...put, ifNoneMatch: '*' as const },
+    }));
+    items[7] = { path: 'g/taken.md', body: Buffer.from('refused'), options: { ...put, ifNoneMatch: '*' } };
+    items[8] = { path: '../escape.md', body: Buffer.from('bad path'), options: put };
+    items[9] = { path: 'g/1.md', body: Buffer.from('same path twice'), options: put };
+    const outcomes = await store.putMany(items);
+    expect(commit).toHaveBeenCalledTimes(1); // more than MAX_PUTS_PER_COMMIT, still one group
+    expect(sync).toHaveBeenCalledTimes(1);
+    expect(outcomes[7]).toBeInstanceOf(PreconditionFailedError);
+    expect(outcomes[8]).toBeInstanceOf(Error);
+    expect((outcomes[9] as Error).message).toContain('twice');
+    expect((await store.get('g/taken.md'))?.body.toString()).toBe('already there');
+    expect((await store.get('g/1.md'))?.body.toString()).toBe('body 1');
+    for (const [i, item] of items.entries()) {
+      if (i >= 7 && i <= 9) continue;
+      expect(outcomes[i]).toEqual({ etag: (await store.head(item.path))?.etag });
+      expect((await store.get(item.path))?.body).toEqual(item.body);
+    }
+    expect(objectFiles(tmp.dir)).toHaveLength(251); // 250 distinct bodies and 'already there'
+  });
+
+  it('putMany: a refused create writes no object file', async () => {
+    await store.put('g/x.md', Buffer.from('first'), put);
+    const [outcome] = await store.putMany([
+      { path: 'g/x.md', body: Buffer.from('second'), options: { ...put, ifNoneMatch: '*' } },
+    ]);
+    expect(outcome).toBeInstanceOf(PreconditionFailedError);
+    expect(objectFiles(tmp.dir)).toHaveLength(1);
+  });
+
+  it('putMany: an item whose object cannot be written fails alone', async () => {
+    const ensureMany = ObjectFiles.prototype.ensureMany;
+    vi.spyOn(ObjectFiles.prototype, 'ensureMany').mockImplementationOnce(async function (
+      this: ObjectFiles,
+      objects,
+    ) {
+      const outcomes = await ensureMany.call(this, objects);
+      return outcomes.map((o, i) => (i === 1 ? new Error('EIO: write failed') : o));
+    });
+    const outcomes = await store.putMany(
+      ['a', 'b', 'c'].map((n) => ({ path: `g/${n}.md`, body: Buffer.from(n), options: put })),
+    );
+    expect((outcomes[1] as Error).message).toContain('EIO');
+    expect(await store.head('g/b.md')).toBeNull();
+    expect((await store.get('g/a.md'))?.body.toString()).toBe('a');
+    expect((await store.get('g/c.md'))?.body.toString()).toBe('c');
   });
 
   it("does not fsync under synchronous 'normal'", async () => {

@@ -277,16 +277,16 @@ describe('FsContentStore', () => {
       await store.put('o/a', body, { contentType: MD });
       // The put finds the object present (so it writes nothing); then, before the put commits, the delete
       // of the last other reference unlinks the object.
-      const ensure = ObjectFiles.prototype.ensure;
-      const spy = vi.spyOn(ObjectFiles.prototype, 'ensure').mockImplementationOnce(async function (
+      const ensureMany = ObjectFiles.prototype.ensureMany;
+      const spy = vi.spyOn(ObjectFiles.prototype, 'ensureMany').mockImplementationOnce(async function (
         this: ObjectFiles,
-        hash: Buffer,
-        bytes: Buffer,
+        objects,
       ) {
-        await ensure.call(this, hash, bytes);
+        const outcomes = await ensureMany.call(this, objects);
         expect(objectFiles(tmp.dir)).toHaveLength(1);
         await store.delete('o/a');
         expect(objectFiles(tmp.dir)).toEqual([]);
+        return outcomes;
       });
       await store.put('o/b', body, { contentType: MD });
       expect(spy).toHaveBeenCalledTimes(1);

@@ -10,11 +10,22 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnerGone, ownerTag } from '../process-liveness';
 
 const HASH_HEX = /^[0-9a-f]{64}$/;
+/** File system calls of one ensureMany() in flight at once (they run on the libuv thread pool). */
+const GROUP_IO_CONCURRENCY = 8;
+
+interface GroupObject {
+  hash: Buffer;
+  body: Buffer;
+  file: string;
+  /** Set once the temp file is written; cleared once renamed. */
+  tmp?: string;
+  error?: Error;
+}
 
 /**
  * Immutable, content-addressed object files: `objects/ab/cdef...` named by the sha256 of the bytes. A file only
@@ -51,32 +62,70 @@ export class ObjectFiles {
     return join(this.objectsDir, hex.slice(0, 2), hex.slice(2));
   }
 
-  /** Makes sure the object exists; an existing file of the right size is reused (it can only be complete). */
-  async ensure(hash: Buffer, body: Buffer): Promise<void> {
-    const file = this.pathOf(hash);
-    try {
-      if ((await stat(file)).size === body.length) return;
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+  /**
+   * Makes sure each object exists under its final name, durably; an existing file of the right size is reused
+   * (it can only be complete). For a group, each step is taken for every object before the next: all temp files
+   * written, then all fsynced (concurrent fsyncs share file system journal commits), then renamed, then each
+   * shard directory fsynced once for all the objects it received. Returns, per input, the error of that object
+   * alone (undefined: durable under its final name).
+   */
+  async ensureMany(objects: readonly { hash: Buffer; body: Buffer }[]): Promise<(Error | undefined)[]> {
+    const byFile = new Map<string, GroupObject>();
+    for (const { hash, body } of objects) {
+      const file = this.pathOf(hash);
+      if (!byFile.has(file)) byFile.set(file, { hash, body, file });
     }
-    const tmp = this.tmpName();
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(body);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    const group = [...byFile.values()];
+    const step = async (items: GroupObject[], fn: (o: GroupObject) => Promise<void>) =>
+      eachLimited(
+        items.filter((o) => !o.error),
+        GROUP_IO_CONCURRENCY,
+        (o) => fn(o).catch((e: unknown) => void (o.error = e as Error)),
+      );
+    await step(group, async (o) => {
+      try {
+        if ((await stat(o.file)).size === o.body.length) return;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      const tmp = this.tmpName();
+      o.tmp = tmp;
+      await writeFile(tmp, o.body, { flag: 'wx', mode: 0o644 });
+    });
+    const written = group.filter((o) => o.tmp !== undefined);
+    await step(written, async (o) => {
+      const handle = await open(o.tmp!, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
+    await step(written, async (o) => {
+      await rename(o.tmp!, o.file);
+      o.tmp = undefined;
+    });
+    // A failed temp file is removed (best effort; garbage collection reclaims what is left).
+    await eachLimited(
+      written.filter((o) => o.tmp !== undefined),
+      GROUP_IO_CONCURRENCY,
+      (o) => unlink(o.tmp!).catch(() => undefined),
+    );
+    const renamed = written.filter((o) => !o.error);
+    const dirs = new Map<string, GroupObject[]>();
+    for (const o of renamed) {
+      const dir = join(o.file, '..');
+      dirs.set(dir, [...(dirs.get(dir) ?? []), o]);
     }
-    try {
-      await rename(tmp, file);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-    await fsyncDir(join(file, '..'));
+    await eachLimited([...dirs], GROUP_IO_CONCURRENCY, ([dir, members]) =>
+      fsyncDir(dir).catch((e: unknown) => {
+        for (const o of members) o.error = e as Error;
+      }),
+    );
+    return objects.map(({ hash }) => byFile.get(this.pathOf(hash))!.error);
   }
 
-  /** The synchronous twin of ensure(), for use inside a SQLite transaction callback. */
+  /** The synchronous ensureMany() of one object, for use inside a SQLite transaction callback. */
   ensureSync(hash: Buffer, body: Buffer): boolean {
     const file = this.pathOf(hash);
     try {
@@ -196,6 +245,18 @@ export class ObjectFiles {
   private tmpName(): string {
     return join(this.tmpDir, `${ownerTag()}-${randomBytes(12).toString('hex')}.tmp`);
   }
+}
+
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export function isNotFound(e: unknown): boolean {
