@@ -31,12 +31,82 @@ describe('reading twins', () => {
       document: documentFromJson({ markdown, metadata: { classification } }),
     });
 
-  it('reads its own write with minVersion before any projection has caught up', async () => {
-    const { version } = await save('ryw', '# first\r\n');
-    await expect(runtime.useCases.get.execute('ryw')).rejects.toMatchObject({ code: 'TWIN.NOT_FOUND' });
-    const twin = await runtime.useCases.get.execute('ryw', { minVersion: version });
-    expect(twin.version).toBe(version);
+  // No consumer runs in these tests unless drain() says so: the writer lags for as long as a test wants.
+  it('reads its own write, content, metadata and versions, before any projection has caught up', async () => {
+    const saved = await save('ryw', '# first\r\n');
+    const twin = await runtime.useCases.get.execute('ryw');
+    expect(twin.version).toBe(saved.version);
     expect(twin.markdown.toString()).toBe('# first\r\n');
+    expect(await runtime.useCases.metadata.metadata('ryw')).toMatchObject({
+      leadId: 'ryw',
+      version: saved.version,
+      blobPath: saved.blobPath,
+      size: 9,
+      metadata: { classification: 'hot' },
+    });
+    expect(await runtime.useCases.metadata.versions('ryw')).toEqual([
+      expect.objectContaining({ version: saved.version, blobPath: saved.blobPath, size: 9 }),
+    ]);
+    // The explicit form still works, and asks for no less than it names.
+    expect((await runtime.useCases.get.execute('ryw', { minVersion: saved.version })).version).toBe(
+      saved.version,
+    );
+  });
+
+  it('answers a version newer than what the catalog, the pointer and the cache hold', async () => {
+    const first = await save('ryw-newer', 'one', 'hot');
+    await drain('writer');
+    expect(await runtime.useCases.get.execute('ryw-newer')).toMatchObject({ version: first.version });
+    expect((await runtime.useCases.get.execute('ryw-newer')).source).toBe('cache');
+    const second = await save('ryw-newer', 'two', 'hot');
+    const twin = await runtime.useCases.get.execute('ryw-newer');
+    expect(twin).toMatchObject({ version: second.version, source: 'store' });
+    expect(twin.markdown.toString()).toBe('two');
+    expect((await runtime.useCases.metadata.metadata('ryw-newer')).version).toBe(second.version);
+    // Both saves fall on today's day-blob: one entry, the newer version.
+    expect((await runtime.useCases.metadata.versions('ryw-newer')).map((v) => v.version)).toEqual([
+      second.version,
+    ]);
+    await drain('writer');
+    expect((await runtime.useCases.metadata.metadata('ryw-newer')).version).toBe(second.version);
+  });
+
+  it('never answers an erased twin: PUT then DELETE is a 404 although the save was noted moments ago', async () => {
+    const saved = await save('ryw-erased', 'personal');
+    await runtime.useCases.delete.execute('ryw-erased');
+    expect(await runtime.recentWrites!.latest('ryw-erased')).toBeNull();
+    const notFound = { code: 'TWIN.NOT_FOUND' };
+    await expect(runtime.useCases.get.execute('ryw-erased')).rejects.toMatchObject(notFound);
+    await expect(runtime.useCases.metadata.metadata('ryw-erased')).rejects.toMatchObject(notFound);
+    await expect(runtime.useCases.metadata.versions('ryw-erased')).rejects.toMatchObject(notFound);
+    // The save's note arriving only now (it raced the DELETE) changes nothing.
+    await runtime.recentWrites!.note([
+      {
+        leadId: saved.leadId,
+        version: saved.version,
+        blobPath: saved.blobPath,
+        contentHash: '0'.repeat(64),
+        size: 8,
+        savedAt: new Date().toISOString(),
+        metadata: { classification: 'hot', tags: [], extra: {} },
+      },
+    ]);
+    await expect(runtime.useCases.get.execute('ryw-erased')).rejects.toMatchObject(notFound);
+    await expect(runtime.useCases.metadata.metadata('ryw-erased')).rejects.toMatchObject(notFound);
+    // Once the writer has projected both events, still nothing.
+    await drain('writer');
+    await expect(runtime.useCases.get.execute('ryw-erased')).rejects.toMatchObject(notFound);
+    await expect(runtime.useCases.metadata.metadata('ryw-erased')).rejects.toMatchObject(notFound);
+  });
+
+  it('a save after a DELETE is read back at once', async () => {
+    await save('ryw-again', 'before');
+    await runtime.useCases.delete.execute('ryw-again');
+    const again = await save('ryw-again', 'after');
+    const twin = await runtime.useCases.get.execute('ryw-again');
+    expect(twin.version).toBe(again.version);
+    expect(twin.markdown.toString()).toBe('after');
+    expect((await runtime.useCases.metadata.metadata('ryw-again')).version).toBe(again.version);
   });
 
   it('serves the catalog version once the writer ran, then from the cache that read filled', async () => {

@@ -17,3 +17,4 @@ export * from './contracts/api-key-store.contract';
 export * from './contracts/audit-log.contract';
 export * from './contracts/tiering.contract';
 export * from './api-keys';
+export * from './contracts/recent-writes.contract';

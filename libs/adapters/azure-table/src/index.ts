@@ -5,3 +5,4 @@ export * from './idempotency/table-idempotency-store.adapter';
 export * from './api-keys/table-api-key-store.adapter';
 export * from './audit/table-audit-log.adapter';
 export * from './billing-policy';
+export * from './recent-writes/table-recent-writes.adapter';

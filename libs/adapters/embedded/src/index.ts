@@ -9,3 +9,4 @@ export * from './search';
 export * from './idempotency/sqlite-idempotency-store.adapter';
 export * from './api-keys/sqlite-api-key-store.adapter';
 export * from './audit/sqlite-audit-log.adapter';
+export * from './recent-writes/sqlite-recent-writes.adapter';

@@ -1,1 +1,2 @@
 export * from './redis-twin-cache.adapter';
+export * from './redis-recent-writes.adapter';

@@ -11,3 +11,4 @@ export * from './api-key-store.port';
 export * from './tiering.port';
 export * from './audit-log.port';
 export * from './billing-meter.port';
+export * from './recent-writes.port';

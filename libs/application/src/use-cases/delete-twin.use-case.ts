@@ -13,6 +13,7 @@ import {
   Clock,
   ContentStore,
   EventPublisher,
+  RecentWrites,
   TwinCache,
   TwinCatalog,
 } from '../ports';
@@ -36,6 +37,8 @@ export class DeleteTwinUseCase {
     private readonly audit: AuditLog,
     /** Erases a bundled (cold) twin's bytes from its bundle. */
     private readonly bundles?: { eraseFromBundle(leadId: string): Promise<unknown> },
+    /** Forgets the lead's noted versions, so read-your-writes cannot answer an erased twin. */
+    private readonly recentWrites?: RecentWrites,
   ) {}
 
   async execute(
@@ -59,6 +62,9 @@ export class DeleteTwinUseCase {
     }
     const version = this.versions.next();
     await this.cache.invalidate(leadId, version);
+    // Before the erasure: from here on no read answers a noted version at or below the deletion, and a save
+    // accepted before the DELETE whose note comes later is ignored too.
+    await this.recentWrites?.forget(leadId, version);
     const paths = new Set<string>(found?.pointer.history.map((h) => h.blobPath) ?? []);
     if (record) paths.add(record.blobPath);
     if (found) paths.add(found.pointer.blobPath);

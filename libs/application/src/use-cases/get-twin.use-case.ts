@@ -8,7 +8,7 @@ import {
   Tier,
   Version,
 } from '@twinstore/domain';
-import { BlobTier, ContentStore, TierLedger, TwinCache, TwinCatalog } from '../ports';
+import { BlobTier, ContentStore, RecentWrites, TierLedger, TwinCache, TwinCatalog } from '../ports';
 import { TwinColdError } from '../tiering/rehydration';
 import { AccessRecorder } from './access-recorder';
 
@@ -26,7 +26,9 @@ const TIER_OF_BLOB: Record<BlobTier, Tier> = { hot: 'hot', cool: 'warm', archive
 
 /**
  * Cache, then catalog and blob. `minVersion` gives read-your-writes: when the projections have not caught up,
- * the version's own day-blob (its path follows from the version) is read from the source of truth.
+ * the version's own day-blob (its path follows from the version) is read from the source of truth. Without
+ * an explicit one, the lead's newest version noted in RecentWrites (within its horizon) is the minVersion, so
+ * a read right after a 202 answers that version or a newer one however far the writer lags.
  */
 export class GetTwinUseCase {
   private readonly inflight = new Map<string, Promise<TwinContent | null>>();
@@ -38,13 +40,19 @@ export class GetTwinUseCase {
     private readonly access: AccessRecorder,
     /** With it, a read of a cold (bundled) twin throws TwinColdError instead of answering not found. */
     private readonly ledger?: TierLedger,
+    private readonly recentWrites?: RecentWrites,
   ) {}
 
   async execute(rawLeadId: string, options: { minVersion?: string } = {}): Promise<TwinContent> {
     const leadId = parseLeadId(rawLeadId);
-    const minVersion = options.minVersion === undefined ? undefined : parseVersion(options.minVersion);
-    // The cache is an optimisation: when it is down, reads go to the stores instead of failing.
-    const cached = await this.cache.get(leadId).catch(() => null);
+    const asked = options.minVersion === undefined ? undefined : parseVersion(options.minVersion);
+    // The cache is an optimisation: when it is down, reads go to the stores instead of failing. So is the
+    // note of a recent write once it is projected, which is nearly always: without it the projections decide.
+    const [cached, noted] = await Promise.all([
+      this.cache.get(leadId).catch(() => null),
+      this.recentWrites?.latest(leadId).catch(() => null),
+    ]);
+    const minVersion = noted && (!asked || noted.version > asked) ? noted.version : asked;
     let found: TwinContent | null =
       cached && (!minVersion || cached.version >= minVersion)
         ? { ...cached, source: 'cache', tier: 'hot' }
