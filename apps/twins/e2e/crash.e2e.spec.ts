@@ -399,11 +399,11 @@ describe(`crash safety on the embedded profile (seed ${SEED})`, () => {
       expect(new Set(indexed).size, 'a leadId indexed twice').toBe(indexed.length);
       expect(indexed).toEqual(leadIds);
       for (const r of rows) expect(r.version, r.lead_id).toBe(accepted.get(r.lead_id)!.version);
-      // One indexed text per document, and the FTS index agrees with it (no stray or doubled entries).
-      expect(searchDb.prepare('SELECT count(*) FROM search_content').pluck().get()).toBe(accepted.size);
+      // One indexed text per document (the contentless FTS index keeps one size row per rowid), no strays.
+      expect(searchDb.prepare('SELECT count(*) FROM search_fts_docsize').pluck().get()).toBe(accepted.size);
       expect(
         searchDb
-          .prepare('SELECT count(*) FROM search_content WHERE doc_id NOT IN (SELECT doc_id FROM search_meta)')
+          .prepare('SELECT count(*) FROM search_fts_docsize WHERE id NOT IN (SELECT doc_id FROM search_meta)')
           .pluck()
           .get(),
       ).toBe(0);
@@ -412,7 +412,7 @@ describe(`crash safety on the embedded profile (seed ${SEED})`, () => {
     }
     const rw = new Database(embeddedLayout(dataDir.dir).search);
     try {
-      // Throws SQLITE_CORRUPT_VTAB when the FTS index and its content table disagree.
+      // Throws SQLITE_CORRUPT_VTAB when the FTS index is inconsistent.
       rw.prepare("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)").run();
     } finally {
       rw.close();

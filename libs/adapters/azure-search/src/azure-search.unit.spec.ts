@@ -79,6 +79,12 @@ describe('search text', () => {
     expect(toSimpleQuery('garden" OR "x')).toBe('"garden" "OR" "x"');
   });
 
+  it('keeps a quoted part together as one phrase and ignores an unpaired quote', () => {
+    expect(toSimpleQuery('"term life" cover')).toBe('"term life" "cover"');
+    expect(toSimpleQuery('a "b-c d\\" "e')).toBe('"a" "b c d" "e"');
+    expect(toSimpleQuery('"" "~" "solo*"')).toBe('"solo"');
+  });
+
   it('has no query for text without words', () => {
     for (const q of [undefined, '', '   ', '"', '*', '(', '🚀', '-- ||']) expect(toSimpleQuery(q)).toBeNull();
   });

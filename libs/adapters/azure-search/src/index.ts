@@ -9,6 +9,6 @@ export {
 } from './azure-search-index.adapter';
 export type { AzureSearchIndexOptions } from './azure-search-index.adapter';
 export { odataNumber, odataSearchIn, odataString } from './odata';
-export { searchTerms, toSimpleQuery } from './search-text';
+export { searchPhrases, searchTerms, toSimpleQuery } from './search-text';
 export { DEFAULT_SEARCH_INDEX_NAME, twinIndexDefinition } from './twin-index-definition';
 export type { TwinIndexDocument } from './twin-index-definition';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CLASSIFICATIONS, DomainError } from '@twinstore/domain';
-import { FACET_FIELDS, SearchIndex, SearchQuery, SearchResult } from '../ports';
+import { CLASSIFICATIONS, contentPath, DomainError, Version } from '@twinstore/domain';
+import { ContentStore, FACET_FIELDS, SearchIndex, SearchQuery, SearchResult, TwinCache } from '../ports';
 
 export const SEARCH_LIMITS = { maxTop: 100, maxSkip: 10_000, maxQueryLength: 512, maxTags: 20 } as const;
 
@@ -40,8 +40,17 @@ export const searchParamsSchema = z
   })
   .strict();
 
+/** Where the hits' markdown is read from when the index keeps no copy of it (for the page's highlights). */
+export interface SearchTextSources {
+  cache: TwinCache;
+  content: ContentStore;
+}
+
 export class SearchTwinsUseCase {
-  constructor(private readonly index: SearchIndex) {}
+  constructor(
+    private readonly index: SearchIndex,
+    private readonly texts?: SearchTextSources,
+  ) {}
 
   parse(params: Record<string, unknown>): SearchQuery {
     const parsed = searchParamsSchema.safeParse(params);
@@ -57,6 +66,25 @@ export class SearchTwinsUseCase {
   }
 
   execute(params: Record<string, unknown>): Promise<SearchResult> {
-    return this.index.search(this.parse(params));
+    const query = this.parse(params);
+    return this.texts
+      ? this.index.search(query, { hitText: (hits) => this.loadTexts(hits) })
+      : this.index.search(query);
+  }
+
+  /**
+   * The page's markdown, from the cache when it holds the hit's version, else from the version's blob. A text
+   * that cannot be read only costs that hit its highlights: the search itself does not fail.
+   */
+  private loadTexts(hits: readonly { leadId: string; version: Version }[]): Promise<(string | null)[]> {
+    const { cache, content } = this.texts!;
+    return Promise.all(
+      hits.map(async ({ leadId, version }) => {
+        const cached = await cache.get(leadId).catch(() => null);
+        if (cached?.version === version) return cached.markdown.toString('utf8');
+        const blob = await content.get(contentPath(leadId, version)).catch(() => null);
+        return blob ? blob.body.toString('utf8') : null;
+      }),
+    );
   }
 }

@@ -155,6 +155,11 @@ export const OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
     required: ['total', 'hits', 'facets'],
     properties: {
       total: { type: 'integer' },
+      totalIsEstimate: {
+        type: 'boolean',
+        description:
+          'true when the match set was too large to count exactly: total and facet counts are then estimates and the hits are ranked within a sample of the newest matches; absent: exact',
+      },
       hits: {
         type: 'array',
         items: {
@@ -206,7 +211,8 @@ export const OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
 export const SEARCH_QUERY_DOC: { name: string; description: string; schema: SchemaObject }[] = [
   {
     name: 'q',
-    description: 'free text; every term must match',
+    description:
+      'free text; every term must match; a part in double quotes is a phrase (its words adjacent, in order)',
     schema: { type: 'string', maxLength: SEARCH_LIMITS.maxQueryLength },
   },
   {

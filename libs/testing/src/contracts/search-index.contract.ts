@@ -109,6 +109,30 @@ const HOSTILE_QUERIES = [
 ];
 
 /**
+ * The subject, searched the way the application searches it: with a loader of the hits' markdown, which an
+ * index that keeps no copy of the text needs for highlights. Here the text is the upserted text.
+ */
+function givingHitText(subject: SearchIndex): SearchIndex {
+  const texts = new Map<string, string>();
+  const key = (leadId: string, version: Version) => `${leadId}@${version}`;
+  return {
+    upsert: (documents) => {
+      for (const d of documents) texts.set(key(d.leadId, d.version), d.markdown);
+      return subject.upsert(documents);
+    },
+    remove: (leadId, version) => subject.remove(leadId, version),
+    search: (q, options) =>
+      subject.search(q, {
+        hitText: async (hits) => hits.map((h) => texts.get(key(h.leadId, h.version)) ?? null),
+        ...options,
+      }),
+    version: (leadId) => subject.version(leadId),
+    count: () => subject.count(),
+    close: () => subject.close(),
+  };
+}
+
+/**
  * The behaviour every SearchIndex must have, whatever the engine. Scores and fragment boundaries are the
  * engine's business; ranking order is asserted only between clearly distinguishable documents.
  */
@@ -119,7 +143,7 @@ export function describeSearchIndexContract(name: string, factory: () => Promise
 
     beforeEach(async () => {
       const created = await factory();
-      index = created.subject;
+      index = givingHitText(created.subject);
       cleanup = created.cleanup;
     });
 
@@ -173,6 +197,44 @@ export function describeSearchIndexContract(name: string, factory: () => Promise
         expect(eve.age).toBeUndefined();
         expect(eve.income).toBeUndefined();
         expect(eve.location).toBeUndefined();
+      });
+
+      it('reads a quoted part of q as a phrase: its words next to each other, in that order', async () => {
+        await index.upsert([
+          doc('phrase', 'Wants term life cover for the family, no income protection.'),
+          doc('apart', 'Life insurance is on hold; the term deposit matures in May.'),
+          doc('reversed', 'Asked about life term options, then income protection cover.'),
+        ]);
+        expect(ids(await index.search(query({ q: '"term life"' })))).toEqual(['phrase']);
+        expect(sorted(ids(await index.search(query({ q: 'term life' }))))).toEqual([
+          'apart',
+          'phrase',
+          'reversed',
+        ]);
+        // A phrase and a plain word together: both must match.
+        expect(ids(await index.search(query({ q: '"income protection" family' })))).toEqual(['phrase']);
+        expect(sorted(ids(await index.search(query({ q: '"income protection"' }))))).toEqual([
+          'phrase',
+          'reversed',
+        ]);
+        // Punctuation between the words of the text or the query does not break the phrase.
+        expect(ids(await index.search(query({ q: '"cover, for-the family"' })))).toEqual(['phrase']);
+        expect((await index.search(query({ q: '"deposit term"' }))).total).toBe(0);
+      });
+
+      it('reads an unpaired quote as no operator at all', async () => {
+        await index.upsert([
+          doc('phrase', 'Wants term life cover for the family.'),
+          doc('apart', 'Life insurance on hold; the term deposit matures in May.'),
+        ]);
+        expect(sorted(ids(await index.search(query({ q: 'term "life' }))))).toEqual(['apart', 'phrase']);
+        expect(sorted(ids(await index.search(query({ q: '"term life" "' }))))).toEqual(['phrase']);
+      });
+
+      it('highlights the words of a phrase', async () => {
+        await index.upsert([doc('phrase', 'Wants term life cover for the family, and a term deposit.')]);
+        const [hit] = (await index.search(query({ q: '"term life"' }))).hits;
+        expect(hit.highlights.join(' ')).toMatch(/<em>term<\/em> <em>life<\/em>|<em>term life<\/em>/);
       });
 
       it('finds accented, non-Latin and emoji-laden text and highlights it', async () => {
@@ -322,6 +384,19 @@ export function describeSearchIndexContract(name: string, factory: () => Promise
     });
 
     describe('paging and totals', () => {
+      it('counts a small result set exactly', async () => {
+        await index.upsert(CORPUS);
+        for (const q of [
+          query({ q: 'garden' }),
+          query({ q: 'garden', facets: ['classification'] }),
+          query({}),
+        ]) {
+          const result = await index.search(q);
+          expect(result.total).toBe(CORPUS.length);
+          expect(result.totalIsEstimate ?? false).toBe(false);
+        }
+      });
+
       it('pages through the whole ranked result with a stable total', async () => {
         await index.upsert(
           Array.from({ length: 7 }, (_, i) =>

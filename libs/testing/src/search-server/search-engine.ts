@@ -173,8 +173,12 @@ class FieldIndex {
     return out;
   }
 
-  /** BM25 of one term, or of a phrase (its frequency being the number of places the phrase occurs). */
-  score(terms: string[]): Scores {
+  /**
+   * BM25 of one term, or of a phrase (its frequency being the number of places the phrase occurs). `offsets`
+   * are the phrase terms' positions relative to the first; the gaps of removed stop words are kept, as Lucene
+   * keeps them ("cover for the family" finds "cover, for-the family" but not "cover family").
+   */
+  score(terms: string[], offsets: number[] = terms.map((_, i) => i)): Scores {
     const scores: Scores = new Map();
     const docCount = this.lengths.size;
     if (docCount === 0 || terms.length === 0) return scores;
@@ -190,7 +194,7 @@ class FieldIndex {
       let frequency = termFrequency;
       if (rest.length > 0) {
         if (!rest.every((docs) => docs.has(id))) continue;
-        frequency = this.phraseFrequency(id, terms);
+        frequency = this.phraseFrequency(id, terms, offsets);
       }
       if (frequency === 0) continue;
       const length = this.lengths.get(id) ?? 0;
@@ -201,13 +205,13 @@ class FieldIndex {
     return scores;
   }
 
-  private phraseFrequency(id: number, terms: string[]): number {
+  private phraseFrequency(id: number, terms: string[], offsets: number[]): number {
     let frequency = 0;
     for (const text of fieldTexts(this.field, this.textOf(id))) {
       const tokens = analyze(text, this.analyzer);
       const at = new Map<number, string>(tokens.map((t) => [t.position, t.term]));
       for (const token of tokens) {
-        if (token.term === terms[0] && terms.every((term, i) => at.get(token.position + i) === term))
+        if (token.term === terms[0] && terms.every((term, i) => at.get(token.position + offsets[i]) === term))
           frequency++;
       }
     }
@@ -499,12 +503,16 @@ export class InMemorySearchIndex {
       case 'phrase': {
         let result: Scores | null = null;
         for (const index of fields) {
-          const tokens = analyze(query.text, index.field.analyzer ?? 'standard.lucene').map((t) => t.term);
-          if (tokens.length === 0) continue;
+          const analyzed = analyze(query.text, index.field.analyzer ?? 'standard.lucene');
+          if (analyzed.length === 0) continue;
+          const tokens = analyzed.map((t) => t.term);
           const scores =
             query.kind === 'term' && query.prefix && tokens.length === 1
               ? index.prefix(tokens[0])
-              : index.score(tokens);
+              : index.score(
+                  tokens,
+                  analyzed.map((t) => t.position - analyzed[0].position),
+                );
           result = union(result ?? new Map(), scores);
         }
         return result;

@@ -17,11 +17,40 @@ export function searchTerms(q: string | undefined): string[] {
 }
 
 /**
- * The FTS5 MATCH expression for `q`: every term an FTS5 string (`"..."`, embedded quotes doubled), joined by
- * implicit AND. Returns null when `q` has no searchable term, which callers treat as "no text condition".
+ * The clauses of `q`, each a list of terms that must appear next to each other in that order: a part in
+ * double quotes is one clause (a phrase), every other word a clause of its own. An unpaired quote is
+ * ignored, so the words after it are plain words.
+ */
+export function searchPhrases(q: string | undefined): string[][] {
+  if (!q) return [];
+  const clauses: string[][] = [];
+  const parts = q.split('"');
+  // Odd positions lie between two quotes; a last odd part has no closing quote.
+  parts.forEach((part, i) => {
+    const quoted = i % 2 === 1 && i < parts.length - 1;
+    if (quoted) {
+      const terms = searchTerms(part);
+      if (terms.length > 0) clauses.push(terms);
+    } else {
+      for (const term of searchTerms(part)) clauses.push([term]);
+    }
+  });
+  return clauses;
+}
+
+/**
+ * The clauses of `q` as FTS5 strings (`"..."`; terms inside one string are a phrase). The terms hold no
+ * double quote, so a clause cannot break out of its string.
+ */
+export function toFtsClauses(q: string | undefined): string[] {
+  return searchPhrases(q).map((terms) => `"${terms.join(' ')}"`);
+}
+
+/**
+ * The FTS5 MATCH expression for `q`: its clauses joined by implicit AND. Returns null when `q` has no
+ * searchable term, which callers treat as "no text condition".
  */
 export function toFtsMatch(q: string | undefined): string | null {
-  const terms = searchTerms(q);
-  if (terms.length === 0) return null;
-  return terms.map((term) => `"${term.replace(/"/g, '""')}"`).join(' ');
+  const clauses = toFtsClauses(q);
+  return clauses.length === 0 ? null : clauses.join(' ');
 }

@@ -11,9 +11,16 @@ describe('toFtsMatch', () => {
     expect(toFtsMatch('NEAR(x y, 2)')).toBe('"NEAR" "x" "y" "2"');
     expect(toFtsMatch('markdown:solar')).toBe('"markdown" "solar"');
     expect(toFtsMatch('^start pre* -neg +pos {a b}: "phrase here"')).toBe(
-      '"start" "pre" "neg" "pos" "a" "b" "phrase" "here"',
+      '"start" "pre" "neg" "pos" "a" "b" "phrase here"',
     );
     expect(toFtsMatch("hot' or true or 'x")).toBe('"hot" "or" "true" "or" "x"');
+  });
+
+  it('makes a quoted part one phrase and ignores an unpaired quote', () => {
+    expect(toFtsMatch('"term life" cover')).toBe('"term life" "cover"');
+    expect(toFtsMatch('a "b-c d" "e')).toBe('"a" "b c d" "e"');
+    expect(toFtsMatch('"NEAR(x" OR y"')).toBe('"NEAR x" "OR" "y"');
+    expect(toFtsMatch('"" "!!" "solo"')).toBe('"solo"');
   });
 
   it('has no condition when nothing searchable is left', () => {

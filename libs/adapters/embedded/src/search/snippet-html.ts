@@ -1,10 +1,10 @@
 import { markedFragmentToHtml } from '@twinstore/application';
 
 /**
- * snippet() is asked to mark matches with these control characters instead of `<em>`: the fragment can then
- * be HTML-escaped as a whole and the markers turned into tags afterwards, so a document's own `<`, `>` or `&`
- * never becomes markup. The markers are stripped from documents before indexing (see indexableText), so only
- * snippet() can produce them.
+ * snippet() (in PageHighlighter) is asked to mark matches with these control characters instead of `<em>`:
+ * the fragment can then be HTML-escaped as a whole and the markers turned into tags afterwards, so a
+ * document's own `<`, `>` or `&` never becomes markup. The markers are stripped from documents before they
+ * are tokenised (see indexableText), so only snippet() can produce them.
  */
 export const MATCH_START = '\u0002';
 export const MATCH_END = '\u0003';

@@ -1,56 +1,45 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SearchDocument } from '@twinstore/application';
-import { parseMetadata, VersionGenerator } from '@twinstore/domain';
-import { generatePersonas } from '@twinstore/personas';
 import { runSearchBenchmark } from './search-index.benchmark';
 
 /**
- * Usage (bundled, so path aliases resolve):
- *   npx esbuild libs/adapters/embedded/src/search/bench/run-search-bench.ts --bundle --platform=node \
- *     --packages=external --tsconfig=tsconfig.base.json --outfile=tmp/search-bench.js \
- *   && node tmp/search-bench.js --docs 20000 --batch 500 --queries 200
+ * Search latency per query class at scale, beside the raw FTS5 engine on the same documents:
+ *   node tools/run-bench.mjs libs/adapters/embedded/src/search/bench/run-search-bench.ts --docs 100000
+ * The built index is kept in --dir (default: $TMPDIR/twinstore-search-bench-<docs>) and reused by the next run
+ * with the same --docs; --rebuild builds it again (needed after a schema change).
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      docs: { type: 'string', default: '20000' },
-      batch: { type: 'string', default: '500' },
+      docs: { type: 'string', default: '100000' },
+      batch: { type: 'string', default: '1000' },
       queries: { type: 'string', default: '200' },
-      kb: { type: 'string', default: '10' },
+      dir: { type: 'string' },
+      rebuild: { type: 'boolean', default: false },
     },
   });
-  const count = Number(values.docs);
-  const kb = Number(values.kb);
-  let clock = Date.UTC(2025, 0, 1);
-  const versions = new VersionGenerator(() => new Date(clock));
-  const docs: SearchDocument[] = [];
-  for (const persona of generatePersonas(count, 1, {
-    minBytes: (kb - 1) * 1024,
-    maxBytes: (kb + 1) * 1024,
-  })) {
-    clock += 1000;
-    docs.push({
-      leadId: persona.leadId,
-      version: versions.next(),
-      markdown: persona.markdown,
-      metadata: parseMetadata(persona.metadata),
-      savedAt: new Date(clock).toISOString(),
-    });
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'twinstore-search-bench-'));
-  try {
-    const report = await runSearchBenchmark({
-      dir,
-      docs,
-      batchSize: Number(values.batch),
-      queries: Number(values.queries),
-    });
-    console.log(JSON.stringify(report, null, 2));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const docs = Number(values.docs);
+  const dir = values.dir ?? join(tmpdir(), `twinstore-search-bench-${docs}`);
+  mkdirSync(dir, { recursive: true });
+  const report = await runSearchBenchmark({
+    dir,
+    docs,
+    batchSize: Number(values.batch),
+    queries: Number(values.queries),
+    rebuild: values.rebuild,
+    log: (line) => console.error(line),
+  });
+  console.log(`search benchmark: ${docs} docs in ${dir}`);
+  console.log(JSON.stringify(report.build));
+  const fmt = (l?: { p50Ms: number; p95Ms: number; p99Ms: number }) =>
+    l ? `${l.p50Ms} / ${l.p95Ms} / ${l.p99Ms}` : '-';
+  const columns = ['index wall', 'index cpu', 'raw wall', 'raw cpu'].map((c) => c.padEnd(24)).join(' ');
+  console.log(`${'p50 / p95 / p99 ms'.padEnd(24)} ${columns} mean total  estimated`);
+  for (const [name, c] of Object.entries(report.classes)) {
+    const cells = [c.index, c.indexCpu, c.raw, c.rawCpu].map((l) => fmt(l).padEnd(24)).join(' ');
+    console.log(`${name.padEnd(24)} ${cells} ${String(c.meanTotal).padStart(10)}  ${c.estimatedShare}`);
   }
 }
 
