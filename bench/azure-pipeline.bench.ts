@@ -3,7 +3,8 @@
  * documents, in one run:
  *
  *   node tools/build.mjs --quiet && node tools/run-bench.mjs bench/azure-pipeline.bench.ts [--count 2000]
- *     [--concurrency 32] [--redis] [--consumer-concurrency 16] [--main dist/apps/twins/main.js]
+ *     [--concurrency 16] [--batch 100 | --single] [--consumer-batch 100] [--redis] [--consumer-concurrency 16]
+ *     [--main dist/apps/twins/main.js]
  *
  * 1. Starts Azurite (blob + table), cosmosdb-server, the AI Search test server and the Service Bus test broker
  *    in this process (and a redis-server with --redis; otherwise the system uses its in-memory cache, which is
@@ -13,7 +14,10 @@
  * 3. Pipeline: `node dist/apps/twins/main.js start all` as a child process on the azure profile, pointed at
  *    the stand-ins; loads the same N personas through HTTP with `loadCommand` (C in flight), then waits until
  *    the projections caught up (search total = N and the last twin's metadata readable).
- * 4. Prints the rates, the ratios to the raw baseline and the PUT latency, then stops everything.
+ * 4. Prints the rates, the ratios to the raw baseline and the request latency, then the billable operations
+ *    per twin (`twins_billable_operations_total` on the system's /metrics, from the first request until every
+ *    subscription is drained, the benchmark's own polling subtracted) beside the minimum the design needs
+ *    (`designMinimum` below), then stops everything.
  *
  * The test servers are imported by relative path: the `@twinstore/testing` barrel re-exports vitest contract
  * suites, and vitest refuses to load outside its runner.
@@ -28,6 +32,7 @@ import { CONSUMER_NAMES } from '@twinstore/application';
 import { TOPIC } from '@twinstore/contracts';
 import { generatePersona } from '@twinstore/personas';
 import { loadConfig, mintApiKey } from '@twinstore/platform';
+import { processTreeNow, scrapeProcessTree } from '../apps/twins/src/commands/bench.command';
 import { latencySummary, loadCommand, LoadSummary } from '../apps/twins/src/commands/load.command';
 import { startAzurite, startCosmosServer } from '../libs/testing/src/azure-servers';
 import { freePort } from '../libs/testing/src/free-port';
@@ -38,6 +43,10 @@ import { startServiceBusTestBroker } from '../libs/testing/src/service-bus-broke
 interface Args {
   count: number;
   concurrency: number;
+  /** Twins per `POST /v1/twins:batch`; 0: one PUT per twin. */
+  batch: number;
+  /** Messages a consumer takes at a time (for the minimum of Table transactions; the system's own setting). */
+  consumerBatch: number;
   redis: boolean;
   consumerConcurrency?: number;
   main: string;
@@ -50,7 +59,9 @@ const STOP_TIMEOUT_MS = 30_000;
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     count: 2000,
-    concurrency: 32,
+    concurrency: 16,
+    batch: 100,
+    consumerBatch: 100,
     redis: false,
     // tools/run-bench.mjs runs the bundle with the repository as working directory
     main: resolve('dist', 'apps', 'twins', 'main.js'),
@@ -65,6 +76,9 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--count') args.count = int(flag, argv[++i], 1);
     else if (flag === '--concurrency') args.concurrency = int(flag, argv[++i], 1);
     else if (flag === '--consumer-concurrency') args.consumerConcurrency = int(flag, argv[++i], 1);
+    else if (flag === '--batch') args.batch = int(flag, argv[++i], 1);
+    else if (flag === '--single') args.batch = 0;
+    else if (flag === '--consumer-batch') args.consumerBatch = int(flag, argv[++i], 1);
     else if (flag === '--redis') args.redis = true;
     else if (flag === '--main') args.main = resolve(argv[++i] ?? '');
     else throw new RangeError(`unknown argument ${flag}`);
@@ -85,6 +99,7 @@ async function main(): Promise<void> {
   const totalBytes = bodies.reduce((n, b) => n + b.length, 0);
   say(
     `twinstore azure-profile benchmark: ${args.count} personas, ${(totalBytes / 1e6).toFixed(1)} MB of markdown, ` +
+      `${args.batch > 0 ? `POST /v1/twins:batch of ${args.batch}` : 'one PUT per twin'}, ` +
       `concurrency ${args.concurrency}, node ${process.version}, ${cpuCount()} cores, ` +
       `load average ${loadavg()
         .map((l) => l.toFixed(2))
@@ -187,14 +202,17 @@ async function main(): Promise<void> {
     const apiKey = (await mintApiKey(loadConfig(twinsEnv), { name: 'bench', scopes: ['admin'] })).key;
 
     const cpu = () => cpuNow(child.pid);
+    const billed0 = await billableOperations(child.pid!, apiKey);
     const cpu0 = cpu();
     const started = performance.now();
     const load = await loadCommand({
       baseUrl,
       count: args.count,
       concurrency: args.concurrency,
+      batchSize: args.batch,
       seed: 1,
       apiKey,
+      keepVersions: false,
       progress: false,
       out: new Writable({ write: (_c, _e, cb) => cb() }),
     });
@@ -220,7 +238,9 @@ async function main(): Promise<void> {
     }).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n${output.tail()}`);
     });
-    const handlers = await handlerTimes(baseUrl);
+    const handlers = await handlerTimes(child.pid!, apiKey);
+    const billed = minusCounts(await billableOperations(child.pid!, apiKey), billed0);
+    const pollCost = await pollingCost(baseUrl, child.pid!, apiKey, personas[personas.length - 1].leadId);
     report(say, {
       raw,
       load,
@@ -229,6 +249,18 @@ async function main(): Promise<void> {
       cpu: { accepted: minus(cpu1, cpu0), e2e: minus(caughtUp.cpu, cpu0) },
       handlers,
       redis: !!redis,
+    });
+    reportBillable(say, {
+      twins: load.accepted,
+      billed,
+      polls: caughtUp.polls,
+      pollCost,
+      minimum: designMinimum({
+        requestTwins: args.batch > 0 ? args.batch : 1,
+        consumerBatch: args.consumerBatch,
+        redis: !!redis,
+      }),
+      drained: caughtUp.drainedMs !== undefined,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -311,6 +343,8 @@ interface CaughtUp {
   deadLettered: number;
   /** CPU when the projections had caught up. */
   cpu: Cpu;
+  /** Requests this benchmark made to find out (their billable operations are not the pipeline's). */
+  polls: { search: number; metadata: number };
 }
 
 interface Broker {
@@ -343,17 +377,20 @@ async function waitForProjections(o: {
   let e2eMs: number | undefined;
   let cpu: Cpu | undefined;
   let lastNote = 0;
+  const polls = { search: 0, metadata: 0 };
   const deadline = Date.now() + o.timeoutMs;
   for (;;) {
     if (exited(o.child)) throw new Error(`the system exited (${o.child.exitCode ?? o.child.signalCode})`);
     if (drainedMs === undefined && drained()) drainedMs = performance.now() - o.started;
     if (e2eMs === undefined) {
       try {
+        polls.search++;
         const res = await fetch(`${o.baseUrl}/v1/search?top=1`, {
           headers: { authorization: `Bearer ${o.apiKey}` },
         });
         total = res.ok ? ((await res.json()) as { total: number }).total : -res.status;
         if (total === o.expected) {
+          polls.metadata++;
           metadata = (
             await fetch(`${o.baseUrl}/v1/twins/${o.lastLeadId}/metadata`, {
               headers: { authorization: `Bearer ${o.apiKey}` },
@@ -385,7 +422,7 @@ async function waitForProjections(o: {
     await sleep(100);
   }
   const deadLettered = counts().reduce((n, c) => n + c.deadLettered, 0);
-  return { e2eMs: e2eMs!, drainedMs, deadLettered, cpu: cpu! };
+  return { e2eMs: e2eMs!, drainedMs, deadLettered, cpu: cpu!, polls };
 }
 
 const describe = (counts: { name: string; active: number; deadLettered: number }[]) =>
@@ -453,11 +490,11 @@ function report(
   say(`${'latency (ms)'.padEnd(46)}${'p50'.padStart(8)}${'p99'.padStart(9)}`);
   const lat = (label: string, p50: number, p99: number) =>
     say(`${label.padEnd(46)}${p50.toFixed(1).padStart(8)}${p99.toFixed(1).padStart(9)}`);
-  lat('pipeline PUT (to 202)', put.p50, put.p99);
+  lat(`pipeline ${r.load.requests < r.load.accepted ? 'batch POST' : 'PUT'} (to 202)`, put.p50, put.p99);
   lat('raw uploadData', rawLatency.p50, rawLatency.p99);
   for (const [name, h] of r.handlers) {
     say(
-      `${`${name} handler, mean of ${h.count}`.padEnd(46)}${((h.sum * 1000) / h.count).toFixed(1).padStart(8)}`,
+      `${`${name} handler, mean of ${h.count} batches`.padEnd(46)}${((h.sum * 1000) / h.count).toFixed(1).padStart(8)}`,
     );
   }
   say('');
@@ -471,29 +508,198 @@ function report(
   say('');
   say(
     [
-      'What the numbers mean. Raw: one Put Blob per twin, nothing else. Before its 202 the pipeline does, per',
-      'twin: HTTP parsing and validation, a blob HEAD of the day-blob (404 on a first write), one conditional Put',
-      'Blob (If-None-Match: *; the version, the source of truth) and one Service Bus send (twin.saved.v1, the',
-      'markdown inlined up to 96 KiB). After the 202, while the load goes on, each of the four consumers receives',
-      'and settles the message: writer (Cosmos read + create, 2 tombstone reads, pointer blob GET + conditional',
-      'PUT), indexer (AI Search version lookup + upload), tiering (Table read + write), cache-warmer (in-memory',
-      'cache): 12 HTTP requests and 9 AMQP operations per twin in all. End to end: until search reports every',
-      'twin and the last twin has metadata; drained: until the broker holds no active message. Every stand-in',
-      'runs in this process with the loader (bench CPU), the system in its own (system CPU), on the same cores',
-      'and beside whatever else the machine runs: read the rates as relative figures for our code path and the',
-      "CPU ms per twin as the cost that carries over; this is not Azure throughput (there the services' work",
-      "runs elsewhere and network round trips set the latency). Azurite's in-memory metadata store scans every",
-      'blob of the account on each blob lookup, so its cost per request grows with N.',
+      'What the numbers mean. Raw: one Put Blob per twin, nothing else. The pipeline answers 202 once the',
+      "twins' blobs are written and their twin.saved.v1 events sent; the four consumers (writer, indexer,",
+      'tiering, cache-warmer) project them meanwhile; the billable operations below say what that costs per twin.',
+      'End to end: until search reports every twin and the last twin has metadata; drained: until the broker',
+      'holds no active message. Every stand-in runs in this process with the loader (bench CPU), the system in',
+      'its own (system CPU), on the same cores and beside whatever else the machine runs: read the rates as',
+      'relative figures for our code path and the CPU ms per twin as the cost that carries over; this is not',
+      "Azure throughput (there the services' work runs elsewhere and network round trips set the latency).",
     ].join('\n'),
   );
 }
 
-/** Handler time per subscription from the system's /metrics (seconds summed over event types). */
-async function handlerTimes(baseUrl: string): Promise<Map<string, { sum: number; count: number }>> {
+/** `service/operation` -> count, tiers summed. */
+type Counts = Map<string, number>;
+
+/**
+ * `twins_billable_operations_total` of the system, tiers summed: over every process of it (`start all` may run
+ * consumers as child processes, each with a /metrics of its own).
+ */
+async function billableOperations(systemPid: number, apiKey: string): Promise<Counts> {
+  return parseBillable(
+    (await scrapeProcessTree(systemPid, { authorization: `Bearer ${apiKey}` })).join('\n'),
+  );
+}
+
+export function parseBillable(metrics: string): Counts {
+  const counts: Counts = new Map();
+  for (const [, labels, value] of metrics.matchAll(/^twins_billable_operations_total\{([^}]*)\} (\S+)$/gm)) {
+    const label = (name: string) => new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1];
+    const key = `${label('service')}/${label('operation')}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(value));
+  }
+  return counts;
+}
+
+function minusCounts(a: Counts, b: Counts): Counts {
+  const out: Counts = new Map();
+  for (const [key, n] of a) if (n - (b.get(key) ?? 0) !== 0) out.set(key, n - (b.get(key) ?? 0));
+  return out;
+}
+
+/**
+ * What one poll of `waitForProjections` costs, measured once the system is idle: five search polls and five
+ * metadata reads between two scrapes. The polls are the benchmark's, not the pipeline's: they are subtracted.
+ */
+async function pollingCost(
+  baseUrl: string,
+  systemPid: number,
+  apiKey: string,
+  leadId: string,
+): Promise<{ search: Counts; metadata: Counts }> {
+  const headers = { authorization: `Bearer ${apiKey}` };
+  const per = async (request: () => Promise<unknown>): Promise<Counts> => {
+    const before = await billableOperations(systemPid, apiKey);
+    for (let i = 0; i < 5; i++) await request();
+    const diff = minusCounts(await billableOperations(systemPid, apiKey), before);
+    return new Map([...diff].map(([k, n]) => [k, n / 5]));
+  };
+  return {
+    search: await per(() => fetch(`${baseUrl}/v1/search?top=1`, { headers }).then((r) => r.arrayBuffer())),
+    metadata: await per(() =>
+      fetch(`${baseUrl}/v1/twins/${leadId}/metadata`, { headers }).then((r) => r.arrayBuffer()),
+    ),
+  };
+}
+
+interface Minimum {
+  perTwin: number;
+  why: string;
+}
+
+/** Hash partitions of the tiering records in Table Storage (`activityPartitionKey`: the first byte of a SHA-256). */
+const ACTIVITY_PARTITIONS = 256;
+
+/**
+ * The fewest billable operations per saved twin the design needs, in the units the counters count: a Blob
+ * request, a Cosmos item operation (bulk requests bill every item), an indexed document, a Table request (an
+ * entity group transaction of up to 100 entities of one partition is one), a Service Bus message (sent, received
+ * or settled; one sendMessages call carries a whole batch), a Redis command. For a load of `requestTwins` twins
+ * per request and consumers that take up to `consumerBatch` messages at a time. Anything not listed: 0.
+ */
+export function designMinimum(o: {
+  requestTwins: number;
+  consumerBatch: number;
+  redis: boolean;
+}): Map<string, Minimum> {
+  // A batch of c leads spread over P hash partitions touches P(1 - (1 - 1/P)^c) of them on average; a Table
+  // transaction holds one partition, so that is the number of transactions per batch.
+  const partitionsTouched =
+    ACTIVITY_PARTITIONS * (1 - (1 - 1 / ACTIVITY_PARTITIONS) ** Math.min(o.consumerBatch, 100));
+  const tiering = partitionsTouched / Math.min(o.consumerBatch, 100);
+  const idempotency = 2 / o.requestTwins;
+  const consumers = CONSUMER_NAMES.length;
+  const rows: [string, number, string][] = [
+    [
+      'blob/write',
+      2,
+      "the version's content blob (the source of truth) and the lead's pointer blob, each created with a condition",
+    ],
+    ['blob/other', 0, 'no HEAD / Get Properties: a conditional create answers "exists" itself'],
+    [
+      'blob/read',
+      0,
+      'consumers take the markdown inline from the message (up to 96 KiB; personas are 2-40 KB)',
+    ],
+    [
+      'cosmos/write',
+      1,
+      'one catalog upsert, its version guard a condition of the write (bulk bills every item)',
+    ],
+    ['cosmos/read', 0, 'no read before the write, no tombstone reads when the write carries the guard'],
+    ['search/index', 1, 'one document, in indexDocuments calls of up to 1000 (1/1000 of a call)'],
+    ['search/query', 0, "no version lookup before the upload (the document's version guards it)"],
+    [
+      'table/transaction',
+      tiering + idempotency,
+      `tiering ${tiering.toFixed(2)} (batches of ${Math.min(o.consumerBatch, 100)} leads over ${ACTIVITY_PARTITIONS} hash ` +
+        `partitions touch ${partitionsTouched.toFixed(0)}, one transaction each) + idempotency ${idempotency.toFixed(2)} ` +
+        `(claim and complete once per request of ${o.requestTwins})`,
+    ],
+    ['serviceBus/send', 1, 'one twin.saved.v1 per twin (sendMessages carries the batch in one call)'],
+    ['serviceBus/receive', consumers, `each of the ${consumers} subscriptions receives it once`],
+    ['serviceBus/complete', consumers, 'and settles it once'],
+    [
+      'redis/set',
+      o.redis ? 1 : 0,
+      o.redis ? 'the cache-warmer sets it (pipelined)' : 'in-memory cache: no Redis',
+    ],
+  ];
+  return new Map(rows.map(([key, perTwin, why]) => [key, { perTwin, why }]));
+}
+
+function reportBillable(
+  say: (s?: string) => void,
+  r: {
+    twins: number;
+    billed: Counts;
+    polls: { search: number; metadata: number };
+    pollCost: { search: Counts; metadata: Counts };
+    minimum: Map<string, Minimum>;
+    drained: boolean;
+  },
+): void {
+  const own = (key: string) =>
+    r.polls.search * (r.pollCost.search.get(key) ?? 0) +
+    r.polls.metadata * (r.pollCost.metadata.get(key) ?? 0);
+  const keys = [...new Set([...r.minimum.keys(), ...r.billed.keys()])].filter(
+    (k) => k !== 'cosmos/request_units',
+  );
+  let measuredTotal = 0;
+  let minimumTotal = 0;
+  say('');
+  say(
+    `billable operations per twin (twins_billable_operations_total, first request until ` +
+      `${r.drained ? 'every subscription drained' : 'caught up (not drained)'}; the benchmark's own ` +
+      `${r.polls.search} search polls and ${r.polls.metadata} metadata reads subtracted)`,
+  );
+  say(
+    `${'service/operation'.padEnd(22)}${'measured'.padStart(10)}${'minimum'.padStart(10)}${'ratio'.padStart(9)}   why the minimum`,
+  );
+  for (const key of keys) {
+    const measured = Math.max(0, (r.billed.get(key) ?? 0) - own(key)) / r.twins;
+    const min = r.minimum.get(key);
+    measuredTotal += measured;
+    minimumTotal += min?.perTwin ?? 0;
+    const ratio =
+      min && min.perTwin > 0 ? `${(measured / min.perTwin).toFixed(2)}x` : measured > 0 ? 'extra' : '-';
+    say(
+      `${key.padEnd(22)}${measured.toFixed(3).padStart(10)}${(min?.perTwin ?? 0).toFixed(3).padStart(10)}${ratio.padStart(9)}` +
+        `   ${min?.why ?? 'not needed by the design'}`,
+    );
+  }
+  say(
+    `${'total'.padEnd(22)}${measuredTotal.toFixed(3).padStart(10)}${minimumTotal.toFixed(3).padStart(10)}` +
+      `${`${(measuredTotal / minimumTotal).toFixed(2)}x`.padStart(9)}   goal: within 10% of the minimum (<= 1.10x)`,
+  );
+  const ru = r.billed.get('cosmos/request_units');
+  if (ru !== undefined)
+    say(
+      `cosmos request units per twin: ${(Math.max(0, ru - own('cosmos/request_units')) / r.twins).toFixed(2)} (as the stand-in charges them)`,
+    );
+}
+
+/** Handler time per batch and subscription from the system's /metrics, every process of it. */
+async function handlerTimes(
+  systemPid: number,
+  apiKey: string,
+): Promise<Map<string, { sum: number; count: number }>> {
   const found = new Map<string, { sum: number; count: number }>();
   try {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const sample = /^twins_message_handle_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
+    const text = (await scrapeProcessTree(systemPid, { authorization: `Bearer ${apiKey}` })).join('\n');
+    const sample = /^twins_batch_handle_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
     for (const [, kind, labels, value] of text.matchAll(sample)) {
       const name = /subscription="([^"]+)"/.exec(labels)?.[1];
       if (!name) continue;
@@ -525,18 +731,25 @@ class OutputTail {
   }
 }
 
-/** This child's user + system CPU in ms from /proc (Linux); undefined elsewhere. */
+/**
+ * User + system CPU in ms of the system's process and the processes below it (consumers `start all` runs apart),
+ * from /proc (Linux); undefined elsewhere. A child that exited takes its CPU time with it.
+ */
 function childCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5); after the command they are at 11 and 12. Clock ticks
-    // are 100 per second on Linux.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
+  let total: number | undefined;
+  for (const p of processTreeNow(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime are fields 14 and 15 of stat(5); after the command they are at 11 and 12. Clock ticks
+      // are 100 per second on Linux.
+      total = (total ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      // exited meanwhile
+    }
   }
+  return total;
 }
 
 const cpuCount = () => availableParallelism();

@@ -21,7 +21,9 @@ commands:
   status [--json]                                             backlog and dead letters per subscription, store counts
   dlq list|show|redrive|purge [--subscription NAME] [--id ID]... [--limit N] [--json] [--yes]
                                                               dead-letter queues of the subscriptions
-  bench [--count 10000] [--concurrency 32] [--queries 400]    end-to-end ingest vs raw FTS5, search p50/p99
+  bench [--count 10000] [--concurrency 16] [--batch 100 | --single] [--queries 100] [--dir TMPDIR]
+                                                              end-to-end ingest vs raw contentless FTS5, search
+                                                              p50/p95/p99 per query class, disk written, peak RSS
   reindex [--dry-run] [--concurrency 16] [--json]             rebuild catalog, pointers, search index and tiering
                                                               records from the blob store alone
   reconcile [--since-hours 48] [--grace-seconds 300] [--batch 100] [--dry-run] [--json]
@@ -66,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
         seed: Number(values.seed),
         batchSize: Number(values.batch),
         verify: values.verify,
+        keepVersions: false,
         apiKey: values['api-key'] ?? process.env.TWINS_API_KEY,
         progress: true,
       });
@@ -109,14 +112,19 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           count: { type: 'string', default: '10000' },
-          concurrency: { type: 'string', default: '32' },
-          queries: { type: 'string', default: '400' },
+          concurrency: { type: 'string', default: '16' },
+          batch: { type: 'string', default: '100' },
+          single: { type: 'boolean', default: false },
+          queries: { type: 'string', default: '100' },
+          dir: { type: 'string' },
         },
       });
       await benchCommand({
         count: Number(values.count),
         concurrency: Number(values.concurrency),
+        batchSize: values.single ? 0 : Number(values.batch),
         queries: Number(values.queries),
+        dir: values.dir,
       });
       return 0;
     }

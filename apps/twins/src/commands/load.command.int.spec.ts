@@ -289,6 +289,23 @@ describe('loadCommand', () => {
     expect(out.text()).toContain('batch POST (10 per request) latency');
   });
 
+  it('keeps no versions when told not to (the CLI), so a million twins take no more memory than ten', async () => {
+    api = new FakeTwinsApi({});
+    const baseUrl = await api.start();
+    const summary = await loadCommand({
+      baseUrl,
+      count: 30,
+      concurrency: 3,
+      seed: 1,
+      batchSize: 10,
+      keepVersions: false,
+      out: sink().stream,
+    });
+    expect(summary.accepted).toBe(30);
+    expect(summary.versions.size).toBe(0);
+    expect(api.twins.size).toBe(30);
+  });
+
   it('reports refused PUTs without retrying them', async () => {
     const rejected = generatePersona(3).leadId;
     api = new FakeTwinsApi({ rejectLeadIds: new Set([rejected]) });

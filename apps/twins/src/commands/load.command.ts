@@ -13,6 +13,11 @@ export interface LoadArgs {
   batchSize?: number;
   /** After loading, wait until every twin reads back byte-exact and is found by search. */
   verify?: boolean;
+  /**
+   * Keep each accepted twin's version in the summary (default true). Off, memory stays flat however many twins
+   * are posted (a million versions would be hundreds of MB); `verify` needs them and turns it on.
+   */
+  keepVersions?: boolean;
   progress?: boolean;
   /** Where the summary goes (default stdout). */
   out?: NodeJS.WritableStream;
@@ -58,6 +63,7 @@ export interface LoadSummary {
   latencyMs: LatencySummary;
   requests: number;
   retries: number;
+  /** Accepted twins' versions by leadId; empty when `keepVersions` is off. */
   versions: Map<string, string>;
   /** The first failures (at most 20), for the report. */
   failures: { leadId: string; error: string }[];
@@ -68,7 +74,8 @@ const MAX_REPORTED = 20;
 
 /**
  * `twins load`: posts `count` synthetic personas through the HTTP API with a fixed pool of workers (never
- * more than `concurrency` requests in flight), then reports throughput and latency.
+ * more than `concurrency` requests in flight), then reports throughput and latency. Personas are generated
+ * from their seeds as requests go out, so only the requests in flight are held in memory.
  */
 export async function loadCommand(args: LoadArgs): Promise<LoadSummary> {
   const count = args.count;
@@ -85,6 +92,7 @@ export async function loadCommand(args: LoadArgs): Promise<LoadSummary> {
   if (!Number.isSafeInteger(batchSize) || batchSize < 0 || batchSize > BATCH_MAX_ITEMS) {
     throw new RangeError(`batchSize must be an integer from 0 to ${BATCH_MAX_ITEMS}, got ${batchSize}`);
   }
+  const keepVersions = args.verify === true || args.keepVersions !== false;
   const out = args.out ?? process.stdout;
   const progressOut = args.progressOut ?? process.stderr;
   let retries = 0;
@@ -138,8 +146,10 @@ export async function loadCommand(args: LoadArgs): Promise<LoadSummary> {
         try {
           const res = await client.putTwin(p.leadId, { markdown: p.markdown, metadata: p.metadata });
           latencies.push(performance.now() - t0);
-          versions.set(p.leadId, res.version);
-          seeds.set(p.leadId, seed + from);
+          if (keepVersions) {
+            versions.set(p.leadId, res.version);
+            seeds.set(p.leadId, seed + from);
+          }
           accepted++;
           bytes += Buffer.byteLength(p.markdown);
         } catch (e) {
@@ -157,8 +167,10 @@ export async function loadCommand(args: LoadArgs): Promise<LoadSummary> {
           latencies.push(performance.now() - t0);
           results.forEach((r, i) => {
             if (r.status >= 200 && r.status < 300 && r.version) {
-              versions.set(personas[i].leadId, r.version);
-              seeds.set(personas[i].leadId, seed + from + i);
+              if (keepVersions) {
+                versions.set(personas[i].leadId, r.version);
+                seeds.set(personas[i].leadId, seed + from + i);
+              }
               accepted++;
               bytes += Buffer.byteLength(personas[i].markdown);
             } else {
