@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -155,7 +156,62 @@ describe('`twins start all`: every service in one process, driven by the CLI', (
       expect(line).not.toContain('tws_');
   });
 
-  it('stops gracefully on SIGTERM', async () => {
+  it('runs the indexer as a child process, restarts it when it dies, and indexes what arrived meanwhile', async () => {
+    const indexer = await waitFor('indexer child', async () => workerChild(server.child.pid!, 'indexer'));
+    process.kill(indexer, 'SIGKILL');
+    const put = await fetch(`${baseUrl}/v1/twins/after-indexer-kill`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ markdown: '# Quillfeather\nwritten while the indexer was down' }),
+    });
+    expect(put.status).toBe(202);
+    const restarted = await waitFor('a new indexer child', async () => {
+      const pid = workerChild(server.child.pid!, 'indexer');
+      return pid !== undefined && pid !== indexer ? pid : undefined;
+    });
+    expect(restarted).not.toBe(indexer);
+    await waitFor(
+      'indexed by the restarted indexer',
+      async () => {
+        const res = await fetch(`${baseUrl}/v1/search?q=quillfeather`, {
+          headers: { authorization: `Bearer ${adminKey}` },
+        });
+        return res.ok && ((await res.json()) as { total: number }).total === 1;
+      },
+      30_000,
+      200,
+    );
+  }, 60_000);
+
+  it('stops gracefully on SIGTERM, children included', async () => {
+    const indexer = workerChild(server.child.pid!, 'indexer');
+    expect(indexer).toBeDefined();
     expect(await server.stop('SIGTERM')).toBe(0);
+    expect(alive(indexer!)).toBe(false);
   }, 60_000);
 });
+
+/** The pid of the parent's child process running `start <name>`, read from /proc (Linux). */
+function workerChild(parent: number, name: string): number | undefined {
+  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/);
+  return children
+    .filter(Boolean)
+    .map(Number)
+    .find((pid) => {
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return args.at(-3) === 'start' && args.at(-2) === name;
+      } catch {
+        return false;
+      }
+    });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -265,7 +265,11 @@ describe.each([
 
   it('every service stops gracefully on SIGTERM, and no log line carries personal data', async () => {
     const codes = await Promise.all(services.map((s) => s.stop('SIGTERM')));
-    expect(codes).toEqual(services.map(() => 0));
+    const unclean = services.filter((_, i) => codes[i] !== 0);
+    expect(
+      Object.fromEntries(services.map((s, i) => [s.name, codes[i]])),
+      unclean.map((s) => `--- ${s.name}\n${s.output().slice(-3000)}`).join('\n'),
+    ).toEqual(Object.fromEntries(services.map((s) => [s.name, 0])));
     const logs = services.map((s) => s.output()).join('\n');
     expect(logs.length).toBeGreaterThan(0);
     expect(logs).not.toContain(apiKey.split('_').slice(2).join('_'));

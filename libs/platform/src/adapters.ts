@@ -15,6 +15,7 @@ import {
   IdempotencyStore,
   MAX_DELIVERY_COUNT,
   NO_BILLING_METER,
+  RecentWrites,
   SearchIndex,
   TwinCache,
   TwinCatalog,
@@ -27,6 +28,7 @@ import {
   openSqliteCatalog,
   openSqliteEventBus,
   openSqliteIdempotencyStore,
+  openSqliteRecentWrites,
   openSqliteSearchIndex,
   SqliteAuditLog,
 } from '@twinstore/adapters-embedded';
@@ -42,9 +44,11 @@ import {
   createTableApiKeyStore,
   createTableIdempotencyStore,
   idempotencyTableName,
+  createTableRecentWrites,
+  recentWritesTableName,
   tableBillingClientOptions,
 } from '@twinstore/adapters-azure-table';
-import { RedisTwinCache } from '@twinstore/adapters-redis';
+import { RedisRecentWrites, RedisTwinCache } from '@twinstore/adapters-redis';
 import type { Logger } from 'pino';
 import { meterEmbedded, meterEmbeddedBus } from './billing-meter';
 import { TwinsConfig } from './config';
@@ -58,6 +62,7 @@ export function embeddedLayout(dataDir: string) {
     bus: join(dataDir, 'bus.db'),
     activity: join(dataDir, 'activity.db'),
     idempotency: join(dataDir, 'idempotency.db'),
+    recentWrites: join(dataDir, 'recent-writes.db'),
     apiKeys: join(dataDir, 'api-keys.db'),
     audit: join(dataDir, 'audit.db'),
   };
@@ -74,6 +79,8 @@ export interface Adapters {
   cache: TwinCache;
   /** Idempotency-Key answers; lives with the activity store's backend (SQLite file or Table Storage). */
   idempotency: IdempotencyStore;
+  /** Versions accepted lately, for read-your-writes: a SQLite file, else Redis (TWINS_REDIS_URL) or a table. */
+  recentWrites: RecentWrites;
   /** API keys of the HTTP API; with the activity store's backend too. */
   apiKeys: ApiKeyStore;
   /** Append-only audit trail (erasures); with the activity store's backend too. */
@@ -198,11 +205,28 @@ export async function createAdapters(
     return table;
   })();
 
+  const recentWrites = await (async (): Promise<RecentWrites> => {
+    const horizonMs = config.readYourWritesHorizonMs;
+    if (config.adapters.activityStore === 'sqlite') {
+      return openSqliteRecentWrites({ file: layout.recentWrites, horizonMs });
+    }
+    if (config.redisUrl) return new RedisRecentWrites({ url: config.redisUrl, horizonMs, meter });
+    const table = createTableRecentWrites({
+      connectionString: az.storageConnectionString,
+      endpoint: az.tableEndpoint,
+      table: recentWritesTableName(az.tableName),
+      horizonMs,
+      clientOptions: tableBillingClientOptions(meter),
+    });
+    await table.ensureTable();
+    return table;
+  })();
+
   const apiKeys = await openApiKeyStore(config, meter);
 
   const audit = await openAuditLog(config, meter);
 
-  return { content, catalog, search, activity, bus, cache, idempotency, apiKeys, audit };
+  return { content, catalog, search, activity, bus, cache, idempotency, recentWrites, apiKeys, audit };
 }
 
 /**

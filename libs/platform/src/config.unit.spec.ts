@@ -103,6 +103,23 @@ describe('configuration', () => {
     ).toBe('azure-search');
   });
 
+  it('start all: the indexer apart by default; a cache-warmer apart only with a shared cache', () => {
+    expect(loadConfig({}).allWorkerProcesses).toEqual(['indexer']);
+    expect(loadConfig({ TWINS_ALL_WORKER_PROCESSES: 'none' }).allWorkerProcesses).toEqual([]);
+    expect(loadConfig({ TWINS_ALL_WORKER_PROCESSES: 'indexer,writer,indexer' }).allWorkerProcesses).toEqual([
+      'indexer',
+      'writer',
+    ]);
+    expect(() => loadConfig({ TWINS_ALL_WORKER_PROCESSES: 'indexer,mailer' })).toThrow(
+      /TWINS_ALL_WORKER_PROCESSES/,
+    );
+    expect(() => loadConfig({ TWINS_ALL_WORKER_PROCESSES: 'cache-warmer' })).toThrow(/TWINS_REDIS_URL/);
+    expect(
+      loadConfig({ TWINS_ALL_WORKER_PROCESSES: 'cache-warmer', TWINS_REDIS_URL: 'redis://127.0.0.1:6379' })
+        .allWorkerProcesses,
+    ).toEqual(['cache-warmer']);
+  });
+
   it('refuses tier thresholds in the wrong order', () => {
     expect(() => loadConfig({ TWINS_TIER_WARM_AFTER_DAYS: '400' })).toThrow(ConfigError);
   });

@@ -10,6 +10,7 @@ import {
 } from '@twinstore/application';
 import { VersionGenerator } from '@twinstore/domain';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { createAdapters } from './adapters';
 import { prometheusBillingMeter } from './billing-meter';
 import { TwinsConfig } from './config';
@@ -30,18 +31,39 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, service: options.service });
   const metrics = createMetricsRegistry(options.service);
-  const { content, catalog, search, activity, bus, cache, idempotency, apiKeys, audit } =
+  const { content, catalog, search, activity, bus, cache, idempotency, recentWrites, apiKeys, audit } =
     await createAdapters(config, logger, prometheusBillingMeter(metrics));
 
   const versions = new VersionGenerator(() => clock.now());
   const access = new AccessRecorder(bus, clock, config.accessFlushMs);
+  new Gauge({
+    name: 'twins_access_reads_dropped',
+    help: 'Reads not recorded for tiering because the access recorder was full (since start)',
+    registers: [metrics],
+    collect() {
+      this.set(access.dropped);
+    },
+  });
   const tiering = createTiering(config, { content, activity, publisher: bus, clock });
   const useCases = {
-    save: new SaveTwinUseCase(content, bus, versions, clock, catalog),
-    get: new GetTwinUseCase(cache, catalog, content, access, tiering.lifecycle.ledger),
-    metadata: new GetTwinMetadataUseCase(catalog, content),
-    delete: new DeleteTwinUseCase(content, catalog, cache, bus, versions, clock, audit, tiering.lifecycle),
-    search: new SearchTwinsUseCase(search),
+    save: new SaveTwinUseCase(content, bus, versions, clock, catalog, {
+      recentWrites,
+      inlineMaxBytes: config.eventInlineMaxBytes,
+    }),
+    get: new GetTwinUseCase(cache, catalog, content, access, tiering.lifecycle.ledger, recentWrites),
+    metadata: new GetTwinMetadataUseCase(catalog, content, recentWrites),
+    delete: new DeleteTwinUseCase(
+      content,
+      catalog,
+      cache,
+      bus,
+      versions,
+      clock,
+      audit,
+      tiering.lifecycle,
+      recentWrites,
+    ),
+    search: new SearchTwinsUseCase(search, { cache, content }),
     access,
   };
 
@@ -66,6 +88,7 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
     cache,
     activity,
     idempotency,
+    recentWrites,
     apiKeys,
     audit,
     tiering,
@@ -94,6 +117,7 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
         catalog.close(),
         activity.close(),
         idempotency.close(),
+        recentWrites.close(),
         apiKeys.close(),
         audit.close(),
         content.close(),

@@ -12,6 +12,7 @@ import type {
   GetTwinMetadataUseCase,
   GetTwinUseCase,
   IdempotencyStore,
+  RecentWrites,
   SaveTwinUseCase,
   SearchIndex,
   SearchTwinsUseCase,
@@ -43,6 +44,8 @@ export interface TwinsRuntime {
   readonly activity: ActivityStore;
   /** Answers of requests sent with an Idempotency-Key (shared by every ingest API instance). */
   readonly idempotency: IdempotencyStore;
+  /** Versions accepted lately (read-your-writes); absent in HTTP-only test doubles. */
+  readonly recentWrites?: RecentWrites;
   /** API keys of the HTTP API (hashes only). */
   readonly apiKeys: ApiKeyStore;
   /** Append-only audit trail: who erased which lead (hashed), when. */

@@ -17,6 +17,7 @@ import type {
   StoredResponse,
   TwinCache,
   TwinCatalog,
+  UpsertOutcome,
 } from '@twinstore/application';
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, PreconditionFailedError } from '@twinstore/application';
 import type { TwinEvent } from '@twinstore/contracts';
@@ -91,28 +92,46 @@ export class InMemoryContentStore implements ContentStore {
 
 export class InMemoryCatalog implements TwinCatalog {
   readonly records = new Map<string, TwinRecord>();
-  readonly tombstones = new Map<string, Version>();
+  readonly deletions = new Map<string, Version>();
 
   async upsert(record: TwinRecord): Promise<ApplyResult> {
     const current = this.records.get(record.leadId);
-    const tomb = this.tombstones.get(record.leadId);
+    const tomb = this.deletions.get(record.leadId);
     if ((current && current.version >= record.version) || (tomb && tomb >= record.version)) return 'stale';
     this.records.set(record.leadId, record);
     return 'applied';
+  }
+  async upsertMany(records: readonly TwinRecord[]): Promise<UpsertOutcome[]> {
+    const hadRecord = new Map(records.map((r) => [r.leadId, this.records.has(r.leadId)]));
+    const outcomes: UpsertOutcome[] = [];
+    for (const record of records) {
+      const result = await this.upsert(record);
+      const tombstone = this.deletions.get(record.leadId) ?? null;
+      outcomes.push({ result, hadRecord: hadRecord.get(record.leadId)!, tombstone });
+    }
+    return outcomes;
   }
   async get(leadId: string) {
     return this.records.get(leadId) ?? null;
   }
   async remove(leadId: string, version: Version): Promise<ApplyResult> {
-    const tomb = this.tombstones.get(leadId);
+    const tomb = this.deletions.get(leadId);
     if (tomb && tomb >= version) return 'stale';
-    this.tombstones.set(leadId, version);
+    this.deletions.set(leadId, version);
     const current = this.records.get(leadId);
     if (current && current.version < version) this.records.delete(leadId);
     return 'applied';
   }
   async tombstone(leadId: string) {
-    return this.tombstones.get(leadId) ?? null;
+    return this.deletions.get(leadId) ?? null;
+  }
+  async tombstones(leadIds: readonly string[]) {
+    const found = new Map<string, Version>();
+    for (const leadId of leadIds) {
+      const tomb = this.deletions.get(leadId);
+      if (tomb) found.set(leadId, tomb);
+    }
+    return found;
   }
   async count() {
     return this.records.size;
@@ -142,6 +161,11 @@ export class InMemoryCache implements TwinCache {
     }
     this.entries.set(entry.leadId, { ...entry, markdown: Buffer.from(entry.markdown) });
     return 'applied';
+  }
+  async setMany(entries: readonly { entry: CachedTwin; ttlSeconds: number }[]) {
+    const results: ('applied' | 'stale')[] = [];
+    for (const { entry, ttlSeconds } of entries) results.push(await this.set(entry, ttlSeconds));
+    return results;
   }
   async invalidate(leadId: string, version: Version): Promise<void> {
     this.entries.delete(leadId);
@@ -259,6 +283,7 @@ const unused = (what: string) => () => {
 
 export const unusedActivityStore: ActivityStore = {
   recordWrite: unused('activity'),
+  recordWrites: unused('activity'),
   recordAccess: unused('activity'),
   remove: unused('activity'),
   get: unused('activity'),
@@ -269,6 +294,7 @@ export const unusedActivityStore: ActivityStore = {
 
 export const unusedSubscriber: EventSubscriber = {
   subscribe: unused('subscriber'),
+  subscribeBatch: unused('subscriber'),
   close: async () => undefined,
 };
 

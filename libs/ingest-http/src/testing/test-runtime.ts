@@ -125,7 +125,7 @@ export function createTestRuntime(config: Partial<TwinsConfig> = {}): TestRuntim
       get: new GetTwinUseCase(cache, catalog, content, access),
       metadata: new GetTwinMetadataUseCase(catalog, content),
       delete: new DeleteTwinUseCase(content, catalog, cache, publisher, versions, clock, audit),
-      search: new SearchTwinsUseCase(search),
+      search: new SearchTwinsUseCase(search, { cache, content }),
       access,
     },
     async checkDependencies(): Promise<DependencyCheck[]> {
