@@ -131,6 +131,9 @@ describe.each([
       TWINS_REDIS_URL: redis.url,
       TWINS_LOG_LEVEL: 'info',
       TWINS_ACCESS_FLUSH_MS: '200',
+      // Well inside the 30 s the SIGTERM test waits: a drain that overruns is cut at 10 s (and then exits 0),
+      // a close that hangs trips the process's own deadline timer (exit 1).
+      TWINS_SHUTDOWN_DEADLINE_MS: '10000',
     };
     // a key in the store the services read (the data directory, or Table Storage on azure), made before they
     // start: the embedded ingest API then mints no first-start key of its own

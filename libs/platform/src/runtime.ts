@@ -110,19 +110,30 @@ export async function createRuntime(config: TwinsConfig, options: RuntimeOptions
       await access
         .flush()
         .catch((e: unknown) => logger.warn({ err: errorName(e) }, 'access flush failed on close'));
-      await Promise.allSettled([
-        bus.close(),
-        cache.close(),
-        search.close(),
-        catalog.close(),
-        activity.close(),
-        idempotency.close(),
-        recentWrites.close(),
-        apiKeys.close(),
-        audit.close(),
-        content.close(),
-        tiering.close(),
-      ]);
+      // Each on its own, and a slow one named: a shutdown that overruns its deadline says what it waited for.
+      const closing = {
+        bus,
+        cache,
+        search,
+        catalog,
+        activity,
+        idempotency,
+        recentWrites,
+        apiKeys,
+        audit,
+        content,
+        tiering,
+      };
+      await Promise.allSettled(
+        Object.entries(closing).map(async ([name, adapter]) => {
+          const slow = setTimeout(() => logger.warn({ adapter: name }, 'adapter still closing'), 5_000);
+          try {
+            await adapter.close();
+          } finally {
+            clearTimeout(slow);
+          }
+        }),
+      );
     },
   };
 }

@@ -99,6 +99,7 @@ export async function startWorker(runtime: TwinsRuntime, name: ConsumerName): Pr
       sweeps?.stop();
       reconcile?.stop();
       await subscription.close(runtime.config.shutdownDeadlineMs);
+      runtime.logger.info('subscription closed');
       await app.close();
     },
   };
@@ -112,6 +113,7 @@ export async function runWorkerMain(name: ConsumerName): Promise<void> {
   runtime.logger.info({ management: worker.url }, `${name} started`);
   onShutdownSignal(runtime.logger, config.shutdownDeadlineMs, async () => {
     await worker.close();
+    runtime.logger.info('consumer drained; closing adapters');
     await runtime.close();
   });
 }

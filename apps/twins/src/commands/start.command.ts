@@ -59,6 +59,7 @@ export async function startCommand(service: ServiceName): Promise<void> {
   process.stderr.write(`twinstore ${service} running (management ${worker.url})\n`);
   const shutdown = async () => {
     await worker.close();
+    log.info('consumer drained; closing adapters');
     await runtime.close();
   };
   onShutdownSignal(log, config.shutdownDeadlineMs, shutdown);
