@@ -4,7 +4,7 @@ import { NOT_JSON } from './failure-reason';
 
 /**
  * CloudEvents binary content mode on Service Bus: the event data is the body (JSON), the context attributes
- * travel as `ce-*` application properties and the trace context as `traceparent` (ARCHITECTURE.md, decision 4).
+ * travel as `ce-*` application properties and the trace context as `traceparent` (the event contract in libs/contracts).
  */
 export const CE_PROPERTY = {
   specversion: 'ce-specversion',

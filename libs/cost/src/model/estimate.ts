@@ -269,7 +269,7 @@ function checkShare(name: string, s: TierShare | undefined, sumsToOne: boolean):
   }
 }
 
-/** Blob tier each data tier lives in (ARCHITECTURE.md: blob tiers follow hot, warm, cold). */
+/** Blob tier each data tier lives in (blob tiers follow the data tiers: hot, warm, cold; ADR 0007). */
 export const BLOB_TIER_OF: Record<'hot' | 'warm' | 'cold', BlobTier> = {
   hot: 'hot',
   warm: 'cool',

@@ -29,7 +29,7 @@ export type OnlinePolicy = (state: Readonly<TierState>, now: number) => TierInde
 export const allHot: OnlinePolicy = () => HOT;
 
 /**
- * The reference document's static policy (ARCHITECTURE.md, decision 8; `deriveTier` in libs/domain):
+ * The reference document's static policy (`deriveTier` in libs/domain; ADR 0007):
  * idle < 30 days hot, 30-365 warm, older cold; any access makes the twin hot again. Minimum stays are not
  * considered.
  */

@@ -4,7 +4,7 @@ import { defaultPriceTable, PriceTable } from '../model/prices';
  * The per-tier prices the simulator needs, in plain numbers (USD). `simPricesFromTable()` reads them from the
  * cost model's dated price table, so the simulator and `twins cost` never disagree on a price.
  *
- * Tiers of a twin (ARCHITECTURE.md, decision 8):
+ * Tiers of a twin (ADR 0007):
  * - hot  (0): metadata record in the Cosmos catalog, blobs in the Hot blob tier;
  * - warm (1): metadata entity in Table storage, blobs in the Cool blob tier (30-day minimum);
  * - cold (2): blobs packed into Archive bundles (180-day minimum), no catalog or table record.
